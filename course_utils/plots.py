@@ -1,0 +1,202 @@
+"""Matplotlib figures for the notebooks. Imports nothing from ipywidgets.
+
+Every function returns a Figure that pyplot has already let go of: a notebook shows it once,
+as the cell's value or through display(), and tests can inspect it without a screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+DIGITS = [str(d) for d in range(10)]
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = plt.figure(figsize=(width, height), layout="constrained")
+    plt.close(fig)  # shown once, by the caller
+    return fig
+
+
+def history_figure() -> Figure:
+    """An empty two-panel figure (loss, accuracy) for draw_history to fill."""
+    fig = _figure(10, 3.4)
+    fig.subplots(1, 2)
+    return fig
+
+
+def draw_history(history, fig: Figure | None = None, *, epochs: int | None = None) -> Figure:
+    """Learning curves: train loss per batch and per epoch; train and test accuracy per epoch."""
+    fig = fig if fig is not None else history_figure()
+    loss_ax, acc_ax = fig.axes
+    loss_ax.clear()
+    acc_ax.clear()
+    total = epochs or max(history.epochs, 1)
+    if history.batch_loss:
+        per_epoch = max(len(history.batch_loss) / max(history.epochs, 1), 1)
+        if history.epochs == 0:  # mid first epoch: estimate the batches per epoch later
+            per_epoch = len(history.batch_loss) or 1
+        steps = np.arange(1, len(history.batch_loss) + 1) / per_epoch
+        loss_ax.plot(steps, history.batch_loss, color="#bbbbbb", lw=0.8, label="per batch")
+    ep = np.arange(1, history.epochs + 1)
+    if history.epochs:
+        loss_ax.plot(ep, history.train_loss, "o-", color="#0072b2", label="epoch mean")
+        acc_ax.plot(ep, history.train_accuracy, "o-", color="#0072b2", label="train")
+        acc_ax.plot(ep, history.test_accuracy, "s-", color="#d55e00", label="test")
+        best = max(history.test_accuracy)
+        acc_ax.set_title(f"accuracy (test: last {history.test_accuracy[-1]:.2%}, best {best:.2%})")
+        acc_ax.legend(loc="lower right")
+    else:
+        acc_ax.set_title("accuracy")
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="training loss", xlim=(0, total))
+    loss_ax.set_yscale("log")
+    if history.batch_loss:
+        loss_ax.legend(loc="upper right")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", xlim=(0.5, total + 0.5))
+    acc_ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    for ax in fig.axes:
+        ax.grid(alpha=0.3)
+    return fig
+
+
+plot_history = draw_history
+
+
+def plot_confusion_matrix(
+    labels: Sequence[int] | torch.Tensor,
+    predictions: Sequence[int] | torch.Tensor,
+    classes: Sequence[str] = DIGITS,
+) -> Figure:
+    """The confusion matrix, counts in every cell, true class down and prediction across."""
+    labels = np.asarray(labels)
+    predictions = np.asarray(predictions)
+    k = len(classes)
+    matrix = np.zeros((k, k), dtype=int)
+    np.add.at(matrix, (labels, predictions), 1)
+    fig = _figure(5.6, 5)
+    ax = fig.subplots()
+    # Log colours so that the few mistakes stand out next to the large diagonal.
+    shown = ax.imshow(np.log1p(matrix), cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            if matrix[i, j]:
+                dark = shown.norm(np.log1p(matrix[i, j])) > 0.6
+                ax.text(
+                    j,
+                    i,
+                    matrix[i, j],
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if dark else ("black" if i == j else "#c00000"),
+                )
+    ax.set(
+        xticks=range(k),
+        yticks=range(k),
+        xticklabels=classes,
+        yticklabels=classes,
+        xlabel="predicted",
+        ylabel="true",
+    )
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    ax.set_title(
+        f"confusion matrix: {matrix.sum() - np.trace(matrix)} mistakes, {accuracy:.2%} right"
+    )
+    return fig
+
+
+def plot_mistakes(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    probabilities: torch.Tensor,
+    *,
+    n: int = 16,
+    classes: Sequence[str] = DIGITS,
+) -> Figure:
+    """The `n` most confident mistakes: each image with its true label and the wrong guess."""
+    predicted = probabilities.argmax(1)
+    wrong = (predicted != labels).nonzero().flatten()
+    confidence = probabilities[wrong, predicted[wrong]]
+    worst = wrong[confidence.argsort(descending=True)][:n]
+    cols = 8
+    rows = max(1, -(-len(worst) // cols))
+    fig = _figure(cols * 1.3, rows * 1.55 + 0.3)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, i in zip(axes, worst.tolist(), strict=False):
+        ax.imshow(images[i].squeeze(0).cpu().numpy(), cmap="gray_r")
+        p = predicted[i].item()
+        ax.set_title(
+            f"true {classes[labels[i]]}\nsaid {classes[p]} {probabilities[i, p]:.0%}",
+            fontsize=8,
+            color="#c00000",
+        )
+    fig.suptitle(f"The {len(worst)} most confident of {len(wrong)} mistakes")
+    return fig
+
+
+def plot_feature_maps(maps: torch.Tensor, *, title: str = "", cols: int = 8) -> Figure:
+    """Each channel of a C × H × W activation as a small grey image."""
+    maps = maps.detach().cpu()
+    if maps.dim() == 4:
+        maps = maps[0]
+    c = maps.shape[0]
+    cols = min(cols, c)
+    rows = -(-c // cols)
+    fig = _figure(cols * 1.1, rows * 1.15 + 0.35)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for k, ax in enumerate(axes[:c]):
+        ax.imshow(maps[k].numpy(), cmap="viridis")
+        ax.set_title(str(k), fontsize=7)
+    if title:
+        fig.suptitle(f"{title}: {c} maps of {maps.shape[1]}×{maps.shape[2]}")
+    return fig
+
+
+def plot_digit_prediction(
+    image: torch.Tensor,
+    probabilities: torch.Tensor,
+    *,
+    label: int | None = None,
+    classes: Sequence[str] = DIGITS,
+) -> Figure:
+    """A digit beside a bar chart of the network's class probabilities."""
+    fig = _figure(7, 2.6)
+    img_ax, bar_ax = fig.subplots(1, 2, width_ratios=[1, 2.4])
+    img_ax.imshow(image.squeeze(0).cpu().numpy(), cmap="gray_r")
+    img_ax.axis("off")
+    predicted = int(probabilities.argmax())
+    img_ax.set_title("" if label is None else f"true label {classes[label]}")
+    colors = ["#bbbbbb"] * len(classes)
+    colors[predicted] = "#009e73" if label is None or predicted == label else "#d55e00"
+    bar_ax.bar(range(len(classes)), probabilities.cpu().numpy(), color=colors)
+    bar_ax.set(xticks=range(len(classes)), xticklabels=classes, ylim=(0, 1), ylabel="probability")
+    bar_ax.set_title(f"prediction {classes[predicted]} ({probabilities[predicted]:.1%})")
+    return fig
+
+
+def show_images(images: torch.Tensor, labels: Sequence | None = None, *, cols: int = 10) -> Figure:
+    """A grid of images (N × C × H × W), with an optional caption under each."""
+    n = len(images)
+    cols = min(cols, n)
+    rows = -(-n // cols)
+    fig = _figure(cols * 1.0, rows * 1.15)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for k, ax in enumerate(axes[:n]):
+        img = images[k].detach().cpu()
+        if img.shape[0] == 1:
+            ax.imshow(img[0].numpy(), cmap="gray_r")
+        else:
+            ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
+        if labels is not None:
+            ax.set_title(str(labels[k]), fontsize=8)
+    return fig

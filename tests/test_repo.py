@@ -1,0 +1,56 @@
+"""The repository itself: matching requirement lists, clean notebooks, CI as the README says."""
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_TO_PIP = {"pytorch": "torch"}
+
+
+def _name(spec: str) -> str:
+    return re.split(r"[<>=!~ \[]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def requirements() -> set[str]:
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    return {_name(x) for x in lines if x.strip() and not x.startswith(("#", "-e"))}
+
+
+def environment() -> set[str]:
+    text = (ROOT / "environment.yml").read_text().split("dependencies:", 1)[1]
+    names = set()
+    for item in re.findall(r"^\s+- (.+)$", text, re.M):
+        if item.rstrip(":") == "pip" or item.startswith(("-e", "python")):
+            continue
+        names.add(CONDA_TO_PIP.get(_name(item), _name(item)))
+    return names
+
+
+def test_requirements_and_environment_list_the_same_packages():
+    assert requirements() == environment()
+    assert {
+        "torch",
+        "torchvision",
+        "jupyterlab",
+        "ipywidgets",
+        "nbval",
+        "mlxtend",
+    } <= requirements()
+
+
+def test_notebooks_are_committed_without_outputs():
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                assert cell["outputs"] == [], f"{path.name} has outputs; clear them"
+                assert cell["execution_count"] is None, f"{path.name} has execution counts"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = re.search(r"^(python3 -m venv .*pytest.*)$", ci, re.M).group(1)
+    assert command in readme
