@@ -3,10 +3,17 @@
 Import it once, as the notebooks do: ``import course_utils as cu``.
 """
 
-from . import augment, config, counting, data, models, plots, train
+from . import augment, config, counting, data, images, models, plots, train
+from .augment import (
+    IMAGENET_PCA_EIGENVALUES,
+    IMAGENET_PCA_EIGENVECTORS,
+    PCAColorAugmentation,
+    ten_crop_predict,
+)
 from .config import device, seed_everything
 from .counting import count_macs, count_parameters, layer_table
 from .data import imagenet_classes, load_mnist
+from .images import ImageLoadError, load_image, sample_images
 from .models import LeNet5, activations
 from .train import History, evaluate, fit, predict
 
@@ -21,7 +28,11 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "IMAGENET_PCA_EIGENVALUES",
+    "IMAGENET_PCA_EIGENVECTORS",
     "History",
+    "ImageLoadError",
+    "PCAColorAugmentation",
     "LeNet5",
     "activations",
     "augment",
@@ -34,12 +45,16 @@ __all__ = [
     "evaluate",
     "fit",
     "imagenet_classes",
+    "images",
+    "load_image",
     "layer_table",
     "load_mnist",
     "models",
     "plots",
     "predict",
+    "sample_images",
     "seed_everything",
+    "ten_crop_predict",
     "train",
     "widgets",
 ]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import torch
+from PIL import Image
 from torch import nn
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as F
 
 
 class RandomShift(nn.Module):
@@ -38,3 +42,202 @@ class RandomShift(nn.Module):
 
     def extra_repr(self) -> str:
         return f"pixels={self.pixels}"
+
+
+# ImageNet's RGB pixel covariance (pixels in [0, 1]), as used for AlexNet-style "lighting"
+# augmentation (Krizhevsky et al. 2012; the values of fb.resnet.torch). Eigenvectors are columns.
+IMAGENET_PCA_EIGENVALUES = torch.tensor([0.2175, 0.0188, 0.0045])
+IMAGENET_PCA_EIGENVECTORS = torch.tensor(
+    [
+        [-0.5675, 0.7192, 0.4009],
+        [-0.5808, -0.0045, -0.8140],
+        [-0.5836, -0.6948, 0.4203],
+    ]
+)
+
+
+def _as_float_image(image) -> torch.Tensor:
+    """A PIL image or a tensor as float C×H×W (or N×C×H×W) in [0, 1]."""
+    if isinstance(image, Image.Image):
+        return F.to_dtype(F.to_image(image), torch.float32, scale=True)
+    if not image.is_floating_point():
+        return F.to_dtype(image, torch.float32, scale=True)
+    return image
+
+
+def _pixels(image) -> torch.Tensor:
+    x = _as_float_image(image)
+    return x.reshape(-1, 3, x.shape[-2] * x.shape[-1]).transpose(1, 2).reshape(-1, 3)  # P x 3
+
+
+def pca_colors(images) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 3×3 PCA of pixel colours: eigenvalues (largest first) and eigenvectors (columns).
+
+    Each eigenvector's sign is chosen to point the same way as ImageNet's, so they compare.
+    """
+    if isinstance(images, Image.Image | torch.Tensor):
+        images = [images]
+    pixels = torch.cat([_pixels(img) for img in images])  # P x 3
+    cov = torch.cov(pixels.T.double())
+    values, vectors = torch.linalg.eigh(cov)
+    values, vectors = values.flip(0), vectors.flip(1)  # largest first
+    signs = torch.sign((vectors * IMAGENET_PCA_EIGENVECTORS.double()).sum(0))
+    vectors = vectors * torch.where(signs == 0, 1.0, signs)
+    return values.float(), vectors.float()
+
+
+class PCAColorAugmentation(v2.Transform):
+    """Krizhevsky's colour augmentation: add Σ αᵢ λᵢ pᵢ to every pixel, αᵢ ~ N(0, alpha_std²).
+
+    Works on one image (C×H×W) or a batch (N×C×H×W, one offset per image), float in [0, 1]
+    (uint8 tensors and PIL images are converted), alone or inside a transforms.v2 pipeline.
+    """
+
+    _transformed_types = (torch.Tensor, Image.Image)
+
+    def __init__(
+        self,
+        alpha_std: float = 0.1,
+        eigenvalues: torch.Tensor | None = None,
+        eigenvectors: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        if alpha_std < 0:
+            raise ValueError(f"alpha_std must be 0 or more, not {alpha_std}")
+        self.alpha_std = alpha_std
+        values = IMAGENET_PCA_EIGENVALUES if eigenvalues is None else eigenvalues
+        vectors = IMAGENET_PCA_EIGENVECTORS if eigenvectors is None else eigenvectors
+        self.eigenvalues = torch.as_tensor(values, dtype=torch.float32)
+        self.eigenvectors = torch.as_tensor(vectors, dtype=torch.float32)
+        if self.eigenvalues.shape != (3,) or self.eigenvectors.shape != (3, 3):
+            raise ValueError("eigenvalues must have shape (3,) and eigenvectors (3, 3)")
+
+    def offset(self, alphas: torch.Tensor) -> torch.Tensor:
+        """The RGB offsets for given α's: (..., 3) -> (..., 3), p · (α ⊙ λ)."""
+        return (alphas * self.eigenvalues) @ self.eigenvectors.T
+
+    def apply(self, image, alphas) -> torch.Tensor:
+        """Add the offset of these α's (3, or N×3 for a batch) to the image."""
+        x = _as_float_image(image)
+        offsets = self.offset(torch.as_tensor(alphas, dtype=torch.float32))
+        return x + offsets.to(x.device).reshape(*offsets.shape[:-1], 3, 1, 1)
+
+    def transform(self, inpt, params):
+        if isinstance(inpt, tv_tensors.BoundingBoxes | tv_tensors.Mask):
+            return inpt
+        x = _as_float_image(inpt)
+        batch = x.shape[:-3]  # () for one image, (N,) for a batch
+        alphas = torch.randn(*batch, 3) * self.alpha_std
+        out = self.apply(x, alphas)
+        return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
+
+    _transform = transform  # the name torchvision before 0.21 calls
+
+    def extra_repr(self) -> str:
+        return f"alpha_std={self.alpha_std}"
+
+
+def krizhevsky_crops(size: int = 224, resize: int = 256) -> v2.Compose:
+    """The training augmentation of AlexNet: short side to 256, random 224 crop, random flip."""
+    return v2.Compose([v2.Resize(resize), v2.RandomCrop(size), v2.RandomHorizontalFlip()])
+
+
+def crop(image, top: int, left: int, size: int = 224, *, flip: bool = False):
+    """One of the crops krizhevsky_crops draws from, chosen by hand."""
+    out = F.crop(image, top, left, size, size)
+    return F.horizontal_flip(out) if flip else out
+
+
+@torch.no_grad()
+def ten_crop_predict(
+    model: nn.Module, image: torch.Tensor, *, size: int = 224, flips: bool = True
+) -> torch.Tensor:
+    """Mean softmax over the ten crops (4 corners, centre, and their mirrors) of `image`.
+
+    `image` is C×H×W (or N×C×H×W), already preprocessed: nothing is resized or normalised.
+    With flips=False only the five unmirrored crops are averaged (for digits, say).
+    """
+    crops = F.ten_crop(image, [size, size])  # 10 tensors: corners and centre, then mirrored
+    batch = torch.stack(crops[:10] if flips else crops[:5])  # K x (N x) C x size x size
+    k = batch.shape[0]
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    logits = model(batch.reshape(-1, *batch.shape[-3:]).to(device))
+    model.train(was_training)
+    probs = torch.softmax(logits, dim=-1).reshape(k, *batch.shape[1:-3], -1)
+    return probs.mean(0).cpu()
+
+
+class Report:
+    """Text written from measured numbers: Markdown in a notebook, plain text elsewhere."""
+
+    def __init__(self, markdown: str, rows: dict[str, dict[str, float]]) -> None:
+        self.markdown, self.rows = markdown, rows
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+    def __repr__(self) -> str:
+        return self.markdown
+
+
+def _accuracy(probabilities: torch.Tensor, labels: torch.Tensor) -> float:
+    return (probabilities.argmax(-1) == labels).float().mean().item()
+
+
+def overfitting_report(models: dict[str, nn.Module], train, test) -> Report:
+    """Train and test accuracy of each model, and what the later ones changed against the first."""
+    from .train import evaluate
+
+    rows = {
+        name: {"train": evaluate(model, train), "test": evaluate(model, test)}
+        for name, model in models.items()
+    }
+    lines = ["| run | train accuracy | test accuracy | gap |", "|---|---|---|---|"]
+    for name, r in rows.items():
+        gap = r["train"] - r["test"]
+        lines.append(f"| {name} | {r['train']:.1%} | {r['test']:.1%} | {gap * 100:.1f} points |")
+    (base_name, base), *others = rows.items()
+    text = [
+        "",
+        f"Measured on {len(train):,} training and {len(test):,} test digits. "
+        f"With {base_name}, the network reached {base['train']:.1%} on its training digits but "
+        f"{base['test']:.1%} on the test digits, a gap of "
+        f"{(base['train'] - base['test']) * 100:.1f} points.",
+    ]
+    for name, r in others:
+        gain = (r["test"] - base["test"]) * 100
+        narrowed = ((base["train"] - base["test"]) - (r["train"] - r["test"])) * 100
+        text.append(
+            f"With {name}: {r['train']:.1%} and {r['test']:.1%}. The test accuracy "
+            f"{'rose' if gain >= 0 else 'fell'} by {abs(gain):.1f} points and the gap "
+            f"{'narrowed' if narrowed >= 0 else 'widened'} by {abs(narrowed):.1f} points."
+        )
+    return Report("\n".join(lines + text), rows)
+
+
+def crop_averaging_table(models: dict[str, nn.Module], test, *, pad: int = 2) -> Report:
+    """Test accuracy of each model on digits as they are, and averaged over 5 and 10 crops."""
+    from .train import as_tensors, predict
+
+    images, labels = as_tensors(test)
+    size = images.shape[-1]
+    padded = nn.functional.pad(images, (pad, pad, pad, pad))  # N x 1 x (28+2p) x (28+2p)
+    rows = {
+        name: {
+            "centre": _accuracy(predict(model, test), labels),
+            "five crops": _accuracy(
+                ten_crop_predict(model, padded, size=size, flips=False), labels
+            ),
+            "ten crops (with mirrors)": _accuracy(
+                ten_crop_predict(model, padded, size=size), labels
+            ),
+        }
+        for name, model in models.items()
+    }
+    columns = list(next(iter(rows.values())))
+    lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{r[c]:.1%}" for c in columns) + " |")
+    return Report("\n".join(lines), rows)

@@ -43,6 +43,16 @@ class TensorImageDataset(Dataset):
         return f"TensorImageDataset({len(self):,} images of {shape}, source={self.source!r})"
 
 
+def subset(dataset: TensorImageDataset, n: int, *, seed: int = 0) -> TensorImageDataset:
+    """`n` images drawn at random (without replacement, reproducibly) from `dataset`."""
+    if not 0 < n <= len(dataset):
+        raise ValueError(f"Cannot draw {n} images from a dataset of {len(dataset):,}.")
+    idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
+    return TensorImageDataset(
+        dataset.images[idx], dataset.labels[idx], source=f"{n:,} drawn from {dataset.source}"
+    )
+
+
 def _from_uint8(images: torch.Tensor, labels: torch.Tensor, source: str) -> TensorImageDataset:
     # N x 28 x 28 uint8 in 0..255  ->  N x 1 x 28 x 28 float32 in 0..1
     return TensorImageDataset(images.unsqueeze(1).float().div_(255), labels, source=source)

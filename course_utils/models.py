@@ -37,6 +37,48 @@ class LeNet5(nn.Module):
         return self.classifier(x)  # N x 10
 
 
+class AlexNet2012(nn.Module):
+    """AlexNet as in Krizhevsky et al. 2012: 96 first filters, two towers, 227×227 input.
+
+    The two GPUs of the paper appear as groups=2 in conv2, conv4 and conv5, whose filters only
+    see the maps of their own GPU; conv3 and the linear layers see both. torchvision's
+    alexnet() follows the one-tower variant of "One weird trick" (Krizhevsky 2014) instead.
+    """
+
+    def __init__(self, num_classes: int = 1000) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, kernel_size=11, stride=4),  # 96 x 55 x 55
+            nn.ReLU(inplace=True),
+            nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0),
+            nn.MaxPool2d(kernel_size=3, stride=2),  # 96 x 27 x 27
+            nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=2),  # 256 x 27 x 27
+            nn.ReLU(inplace=True),
+            nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0),
+            nn.MaxPool2d(kernel_size=3, stride=2),  # 256 x 13 x 13
+            nn.Conv2d(256, 384, kernel_size=3, padding=1),  # 384 x 13 x 13
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 384, kernel_size=3, padding=1, groups=2),  # 384 x 13 x 13
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1, groups=2),  # 256 x 13 x 13
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),  # 256 x 6 x 6
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.5),
+            nn.Linear(256 * 6 * 6, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)  # N x 256 x 6 x 6
+        return self.classifier(torch.flatten(x, 1))
+
+
 @torch.no_grad()
 def activations(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
     """The outputs of the named submodules (e.g. "features.0") for input batch `x`."""

@@ -196,7 +196,47 @@ def show_images(images: torch.Tensor, labels: Sequence | None = None, *, cols: i
         if img.shape[0] == 1:
             ax.imshow(img[0].numpy(), cmap="gray_r")
         else:
-            ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
+            ax.imshow(_rgb(img))
         if labels is not None:
             ax.set_title(str(labels[k]), fontsize=8)
+    return fig
+
+
+def _rgb(image: torch.Tensor) -> np.ndarray:
+    return image.detach().cpu().permute(1, 2, 0).clamp(0, 1).numpy()
+
+
+def plot_augmentation(
+    resized: torch.Tensor, result: torch.Tensor, top: int, left: int, size: int
+) -> Figure:
+    """The resized photo with the crop's square drawn on it, beside the augmented crop."""
+    from matplotlib.patches import Rectangle
+
+    fig = _figure(8, 3.8)
+    src_ax, out_ax = fig.subplots(1, 2)
+    src_ax.imshow(_rgb(resized))
+    src_ax.add_patch(
+        Rectangle((left - 0.5, top - 0.5), size, size, fill=False, lw=2, edgecolor="#e69f00")
+    )
+    src_ax.set_title(f"resized to {resized.shape[-2]}×{resized.shape[-1]}")
+    out_ax.imshow(_rgb(result))
+    out_ax.set_title(f"the {size}×{size} training sample")
+    for ax in (src_ax, out_ax):
+        ax.axis("off")
+    return fig
+
+
+def plot_comparison(histories: dict, *, title: str = "") -> Figure:
+    """Train and test accuracy per epoch for several runs, one colour per run."""
+    fig = _figure(7, 3.6)
+    ax = fig.subplots()
+    colors = ["#0072b2", "#d55e00", "#009e73", "#cc79a7"]
+    for (name, h), color in zip(histories.items(), colors, strict=False):
+        ep = np.arange(1, h.epochs + 1)
+        ax.plot(ep, h.train_accuracy, "--", color=color, label=f"{name}: train")
+        ax.plot(ep, h.test_accuracy, "-", color=color, lw=2, label=f"{name}: test")
+    ax.set(xlabel="epoch", ylabel="accuracy", title=title)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
     return fig

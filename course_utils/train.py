@@ -136,9 +136,11 @@ def evaluate(
 class _Reporter:
     """Shows progress: a live figure and a tqdm bar in a notebook, plain lines elsewhere."""
 
-    def __init__(self, history: History, epochs: int, batches: int, live: bool) -> None:
-        self.history, self.epochs = history, epochs
-        self.live = live and config.in_notebook()
+    def __init__(
+        self, history: History, epochs: int, batches: int, live: bool, quiet: bool
+    ) -> None:
+        self.history, self.epochs, self.quiet = history, epochs, quiet
+        self.live = live and not quiet and config.in_notebook()
         self.last_draw = 0.0
         if self.live:
             import matplotlib.pyplot as plt
@@ -169,7 +171,7 @@ class _Reporter:
         if self.live:
             self.bar.set_postfix(loss=f"{h.train_loss[-1]:.3f}", test=f"{h.test_accuracy[-1]:.1%}")
             self.draw()
-        else:
+        elif not self.quiet:
             print(
                 f"epoch {h.epochs:>2}/{self.epochs}  train loss {h.train_loss[-1]:.4f}  "
                 f"train {h.train_accuracy[-1]:6.2%}  test {h.test_accuracy[-1]:6.2%}  "
@@ -195,12 +197,14 @@ def fit(
     schedule: str = "cosine",
     weight_decay: float = 0.0,
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    quiet: bool = False,
 ) -> History:
     """Train `model` with Adam and cross-entropy; evaluate on `test` after every epoch.
 
     schedule="cosine" lowers the learning rate from `lr` to zero along a half cosine over the
     whole run (Loshchilov & Hutter 2017), which settles the last epochs; "constant" keeps it.
     `augment`, if given, maps each training batch (N × C × H × W, on the device) to a new one.
+    live=False prints a line per epoch instead of the live plot; quiet=True prints nothing.
     """
     if schedule not in ("cosine", "constant"):
         raise ValueError(f"schedule must be 'cosine' or 'constant', not {schedule!r}")
@@ -224,7 +228,7 @@ def fit(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)) if steps else 1.0
     )
     history = History(device=str(dev))
-    reporter = _Reporter(history, epochs, batches, live)
+    reporter = _Reporter(history, epochs, batches, live, quiet)
     train_seconds = 0.0
     try:
         for _ in range(epochs):

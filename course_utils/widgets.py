@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import html
+
 import ipywidgets as W
 import torch
 from IPython.display import display
+from PIL import Image
 from torch import nn
+from torchvision.transforms.v2 import functional as F
 
 from . import plots
+from .augment import PCAColorAugmentation, crop
+from .images import ImageLoadError, load_image, sample_images
 from .models import activations
 from .train import as_tensors
 
@@ -98,3 +104,107 @@ class DigitExplorer(W.VBox):
 def digit_explorer(model: nn.Module, dataset, **kwargs) -> DigitExplorer:
     """A DigitExplorer over `dataset` (see DigitExplorer)."""
     return DigitExplorer(model, dataset, **kwargs)
+
+
+class ImagePicker(W.VBox):
+    """The sample photos in a dropdown, plus a file upload; `.image` is the chosen RGB image.
+
+    A file that can't be read leaves the last good image in place and says why in `.status`.
+    """
+
+    def __init__(self, value: str = "cat") -> None:
+        self.samples = sample_images()
+        self.dropdown = W.Dropdown(options=list(self.samples), value=value, description="image")
+        self.upload = W.FileUpload(accept="image/*", multiple=False, description="upload")
+        self.status = W.HTML()
+        self.image: Image.Image = load_image(self.samples[value])
+        self.name = value
+        self._callbacks: list = []
+        self.dropdown.observe(self._on_dropdown, names="value")
+        self.upload.observe(self._on_upload, names="value")
+        super().__init__([W.HBox([self.dropdown, self.upload]), self.status])
+
+    def on_change(self, callback) -> None:
+        """Call `callback(image)` whenever another image is chosen."""
+        self._callbacks.append(callback)
+
+    def _set(self, image: Image.Image, name: str) -> None:
+        self.image, self.name = image, name
+        self.status.value = f"{html.escape(name)}: {image.width} × {image.height} pixels"
+        for callback in self._callbacks:
+            callback(image)
+
+    def _on_dropdown(self, change) -> None:
+        if change["new"] is not None:
+            self._set(load_image(self.samples[change["new"]]), change["new"])
+
+    def _on_upload(self, change) -> None:
+        for item in change["new"] or ():
+            name = item.get("name", "upload")
+            try:
+                image = load_image(item["content"], name=name)
+            except ImageLoadError as err:
+                self.status.value = f"<span style='color:#c00000'>{html.escape(str(err))}</span>"
+                return
+            self.dropdown.unobserve(self._on_dropdown, names="value")
+            self.dropdown.value = None  # no sample is selected while an upload is shown
+            self.dropdown.observe(self._on_dropdown, names="value")
+            self._set(image, name)
+
+    def load(self, data: bytes, name: str = "upload.png") -> None:
+        """Do what an upload of `data` does (for tests and scripts)."""
+        self._on_upload({"new": ({"name": name, "content": memoryview(data)},)})
+
+
+class AugmentationExplorer(W.VBox):
+    """AlexNet's augmentations by hand: crop position, flip and the three PCA colour α's."""
+
+    def __init__(self, image: str = "cat", *, size: int = 224, resize: int = 256) -> None:
+        self.size, self.resize = size, resize
+        self.picker = ImagePicker(image)
+        self.pca = PCAColorAugmentation()
+        slider = dict(continuous_update=False, layout=W.Layout(width="320px"))
+        self.top = W.IntSlider(value=16, min=0, max=32, description="crop top", **slider)
+        self.left = W.IntSlider(value=16, min=0, max=32, description="crop left", **slider)
+        self.flip = W.Checkbox(value=False, description="mirror")
+        self.alphas = [
+            W.FloatSlider(
+                value=0.0, min=-1.0, max=1.0, step=0.05, description=f"α{i + 1}", **slider
+            )
+            for i in range(3)
+        ]
+        self.summary = W.HTML()
+        self.output = W.Output()
+        self.result = torch.empty(0)
+        for control in [self.top, self.left, self.flip, *self.alphas]:
+            control.observe(lambda _change: self.update(), names="value")
+        self.picker.on_change(lambda _image: self.update())
+        controls = W.HBox([W.VBox([self.top, self.left, self.flip]), W.VBox(self.alphas)])
+        super().__init__([self.picker, controls, self.summary, self.output])
+        self.update()
+
+    def update(self) -> None:
+        """Recompute the augmented crop and show it beside the resized original."""
+        resized = F.resize(
+            F.to_dtype(F.to_image(self.picker.image), torch.float32, scale=True), self.resize
+        )
+        room_y, room_x = resized.shape[-2] - self.size, resized.shape[-1] - self.size
+        self.top.max, self.left.max = max(room_y, 0), max(room_x, 0)
+        top, left = min(self.top.value, self.top.max), min(self.left.value, self.left.max)
+        cropped = crop(resized, top, left, self.size, flip=self.flip.value)
+        alphas = torch.tensor([a.value for a in self.alphas])
+        self.result = self.pca.apply(cropped, alphas)
+        offset = self.pca.offset(alphas)
+        self.summary.value = (
+            f"crop at ({top}, {left}) of {resized.shape[-2]}×{resized.shape[-1]}"
+            f"{', mirrored' if self.flip.value else ''}; RGB offset "
+            f"({offset[0]:+.3f}, {offset[1]:+.3f}, {offset[2]:+.3f})"
+        )
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(plots.plot_augmentation(resized, self.result, top, left, self.size))
+
+
+def augmentation_explorer(image: str = "cat") -> AugmentationExplorer:
+    """An AugmentationExplorer starting on one of the sample photos."""
+    return AugmentationExplorer(image)

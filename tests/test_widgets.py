@@ -34,3 +34,32 @@ def test_next_steps_through_mistakes_only(digits):
     before = explorer.picker.value
     explorer.next_button.click()
     assert explorer.picker.value == before + 1
+
+
+def test_augmentation_explorer_follows_its_controls():
+    explorer = cu.widgets.augmentation_explorer("cat")
+    assert explorer.result.shape == (3, 224, 224)
+    first = explorer.result.clone()
+    explorer.flip.value = True
+    torch.testing.assert_close(explorer.result, first.flip(-1))
+    explorer.alphas[0].value = 0.5
+    offset = (explorer.result - first.flip(-1)).flatten(1)
+    expected = cu.PCAColorAugmentation().offset(torch.tensor([0.5, 0.0, 0.0]))
+    torch.testing.assert_close(offset[:, 0], expected)
+    assert "+" in explorer.summary.value or "-" in explorer.summary.value
+    explorer.picker.dropdown.value = "coffee"
+    assert explorer.picker.name == "coffee"
+    # the cat is 451 x 300: resized to 384 x 256, so 160 columns of room for the crop
+    explorer.picker.dropdown.value = "cat"
+    assert (explorer.top.max, explorer.left.max) == (32, 160)
+
+
+def test_a_bad_upload_leaves_the_explorer_working():
+    explorer = cu.widgets.AugmentationExplorer()
+    before = explorer.result.clone()
+    explorer.picker.load(b"this is not an image", name="notes.txt")
+    assert "notes.txt" in explorer.picker.status.value
+    assert "not an image" in explorer.picker.status.value
+    torch.testing.assert_close(explorer.result, before)
+    explorer.flip.value = True  # still responds
+    torch.testing.assert_close(explorer.result, before.flip(-1))
