@@ -14,7 +14,7 @@ from .config import device, seed_everything
 from .counting import count_macs, count_parameters, layer_table
 from .data import imagenet_classes, load_mnist
 from .images import ImageLoadError, load_image, sample_images
-from .models import LeNet5, activations
+from .models import LeNet5, activations, classify, pretrained
 from .train import History, evaluate, fit, predict
 
 
@@ -36,6 +36,7 @@ __all__ = [
     "LeNet5",
     "activations",
     "augment",
+    "classify",
     "config",
     "count_macs",
     "count_parameters",
@@ -52,6 +53,7 @@ __all__ = [
     "models",
     "plots",
     "predict",
+    "pretrained",
     "sample_images",
     "seed_everything",
     "ten_crop_predict",

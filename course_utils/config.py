@@ -54,6 +54,12 @@ def network_timeout(seconds: float = NETWORK_TIMEOUT_S) -> Iterator[None]:
         socket.setdefaulttimeout(old)
 
 
+def short_error(err: BaseException) -> str:
+    """The most telling line of an exception: its last non-empty line, with its type."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[-1]}" if lines else type(err).__name__
+
+
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (JupyterLab, classic Notebook, Colab, nbval)."""
     if "google.colab" in sys.modules:

@@ -151,7 +151,11 @@ def load_mnist(
         raise
     except (RuntimeError, OSError) as err:
         train, test = mnist_fallback()
-        why = "downloads are switched off" if not download else f"the download failed: {err}"
+        why = (
+            "downloads are switched off"
+            if not download
+            else f"the download failed: {config.short_error(err)}"
+        )
         config.note(
             f"Full MNIST is not available ({why}). Using {train.source} instead: real digits, "
             "fewer of them. Run `python -m course_utils.prefetch` once online to get all 70,000."

@@ -1,7 +1,8 @@
-"""LeNet5 as on the slide, and tools to look inside a model."""
+"""LeNet5 and AlexNet as printed, pretrained() over torchvision's weights, model tools."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -133,3 +134,163 @@ def load_trained(model: nn.Module, name: str) -> bool:
             f"Delete {path} and train again."
         ) from err
     return True
+
+
+# --- pretrained networks, through torchvision's weights enums ---------------------------------
+
+# name -> the weights used by the course (torchvision's best ImageNet-1K weights for each).
+PRETRAINED = {
+    "alexnet": "AlexNet_Weights.IMAGENET1K_V1",
+    "vgg16": "VGG16_Weights.IMAGENET1K_V1",
+    "vgg19": "VGG19_Weights.IMAGENET1K_V1",
+    "googlenet": "GoogLeNet_Weights.IMAGENET1K_V1",
+    "resnet18": "ResNet18_Weights.IMAGENET1K_V1",
+    "resnet50": "ResNet50_Weights.IMAGENET1K_V2",
+    "resnext50_32x4d": "ResNeXt50_32X4D_Weights.IMAGENET1K_V2",
+}
+# Without weights, build the model as torchvision's builder does with them (it sets these
+# itself when given weights, and refuses them as arguments then).
+_UNTRAINED_KWARGS = {"googlenet": {"aux_logits": False, "transform_input": True}}
+
+
+class UnknownModelError(ValueError):
+    """A model name that pretrained() does not know; the message lists the valid ones."""
+
+
+class WeightsError(RuntimeError):
+    """Pretrained weights could not be had, or the cached file is damaged (message says which)."""
+
+
+def weights_for(name: str):
+    """torchvision's weights enum member that the course uses for `name`."""
+    import torchvision
+
+    if name not in PRETRAINED:
+        raise UnknownModelError(f"Unknown model {name!r}. Choose one of: {', '.join(PRETRAINED)}.")
+    return torchvision.models.get_weight(PRETRAINED[name])
+
+
+def weights_file(name: str) -> Path:
+    """Where torch caches the weights of `name`: $TORCH_HOME/hub/checkpoints/<file>."""
+    url = weights_for(name).url
+    return config.torch_home() / "hub" / "checkpoints" / url.rsplit("/", 1)[-1]
+
+
+def pretrained(name: str, *, strict: bool = False) -> nn.Module:
+    """torchvision's `name` with ImageNet weights, in eval mode, with `.is_pretrained`.
+
+    Weights come from the cache under $TORCH_HOME, or are downloaded there. When they can't be
+    had, strict=False warns loudly and returns random weights (is_pretrained False);
+    strict=True raises WeightsError. A damaged cached file always raises, naming the file.
+    """
+    import torchvision
+
+    weights = weights_for(name)
+    path = weights_file(name)
+    cached = path.is_file()
+    model = None
+    reason = ""
+    if cached or not config.is_offline():
+        try:
+            with config.network_timeout():
+                model = torchvision.models.get_model(name, weights=weights)
+        except Exception as err:  # URLError, timeouts, unpickling errors, size mismatches...
+            if cached:
+                raise WeightsError(
+                    f"The cached weights file {path} for {name} is damaged or incomplete "
+                    f"({config.short_error(err)}). "
+                    f"Delete it and run `python -m course_utils.prefetch` (or call "
+                    f"pretrained({name!r}) again online) to download it afresh."
+                ) from err
+            reason = f"the download failed ({config.short_error(err)})"
+    else:
+        reason = "COURSE_OFFLINE is set"
+    if model is None:
+        missing = f"No pretrained weights for {name}: {path} is not cached and {reason}."
+        fix = (
+            f"Run `python -m course_utils.prefetch` once online to fetch them "
+            f"({weights.meta.get('_file_size', 0):.0f} MB)."
+        )
+        if strict:
+            raise WeightsError(f"{missing} {fix}")
+        message = f"{missing} Using UNTRAINED (random) weights: its predictions mean nothing. {fix}"
+        warnings.warn(message, stacklevel=2)
+        config.note(message)
+        model = torchvision.models.get_model(name, weights=None, **_UNTRAINED_KWARGS.get(name, {}))
+    model.eval()
+    model.is_pretrained = not reason
+    model.weights = weights
+    model.course_name = name
+    return model
+
+
+# --- classifying a photo -------------------------------------------------------------------
+
+
+def slide_normalize(image, size: int = 224) -> torch.Tensor:
+    """The slide's preprocessing: squash to size×size, then 0.5 + 0.5 (img − mean) / std.
+
+    Mean and std are those of the whole image, one number each, not ImageNet's per channel.
+    """
+    from torchvision.transforms.v2 import functional as F
+
+    x = F.to_dtype(F.to_image(image), torch.float32, scale=True)
+    x = F.resize(x, [size, size], antialias=True)
+    return 0.5 + 0.5 * (x - x.mean()) / x.std()
+
+
+class Prediction:
+    """The top classes for one image, printed as on the slide."""
+
+    def __init__(
+        self,
+        probabilities: torch.Tensor,
+        classes: list[str],
+        *,
+        k: int,
+        model_name: str,
+        is_pretrained: bool,
+    ) -> None:
+        self.probabilities = probabilities
+        values, indices = probabilities.topk(k)
+        self.top = [(classes[i], float(v)) for v, i in zip(values, indices.tolist(), strict=True)]
+        self.model_name, self.is_pretrained = model_name, is_pretrained
+
+    @property
+    def banner(self) -> str:
+        return "" if self.is_pretrained else "UNTRAINED WEIGHTS: these scores mean nothing"
+
+    def __repr__(self) -> str:
+        head = f"{self.model_name}" + (f" ({self.banner})" if self.banner else "")
+        rows = [f"{p:8.4f}  {name}" for name, p in self.top]
+        return "\n".join([head, *rows])
+
+
+@torch.no_grad()
+def classify(model: nn.Module, image, *, k: int = 15, preprocess=None) -> Prediction:
+    """The top-`k` ImageNet classes for a PIL image, with the weights' own transforms.
+
+    `preprocess` maps the image to a 3×224×224 tensor; by default the weights' transforms()
+    (resize, centre crop, ImageNet mean and std). Pass slide_normalize for the slide's.
+    """
+    from .data import imagenet_classes
+
+    weights = getattr(model, "weights", None)
+    if preprocess is None:
+        if weights is None:
+            raise ValueError("This model has no .weights: pass preprocess= explicitly.")
+        preprocess = weights.transforms()
+    x = preprocess(image)
+    if not torch.is_tensor(x):
+        raise ValueError(f"preprocess returned {type(x).__name__}, not a tensor")
+    device = next(model.parameters()).device
+    logits = model(x.unsqueeze(0).to(device))
+    probs = torch.softmax(logits, dim=1)[0].cpu()
+    classes = weights.meta["categories"] if weights is not None else imagenet_classes()
+    return Prediction(
+        probs,
+        classes,
+        k=k,
+        model_name=getattr(model, "course_name", type(model).__name__),
+        is_pretrained=getattr(model, "is_pretrained", True),
+    )

@@ -240,3 +240,57 @@ def plot_comparison(histories: dict, *, title: str = "") -> Figure:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return fig
+
+
+def plot_top_predictions(prediction, *, k: int = 10) -> Figure:
+    """A horizontal bar chart of the top-k class probabilities; says so if weights are untrained."""
+    top = prediction.top[:k][::-1]
+    fig = _figure(6.5, 0.3 * len(top) + 1.0)
+    ax = fig.subplots()
+    color = "#0072b2" if prediction.is_pretrained else "#999999"
+    ax.barh([name for name, _ in top], [p for _, p in top], color=color)
+    ax.set(xlim=(0, 1), xlabel="probability")
+    title = f"{prediction.model_name}: top {len(top)}"
+    if not prediction.is_pretrained:
+        title += "  (UNTRAINED WEIGHTS)"
+        ax.text(
+            0.5,
+            0.5,
+            "untrained weights",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=20,
+            color="#c00000",
+            alpha=0.35,
+            rotation=20,
+        )
+    ax.set_title(title)
+    for y, (_, p) in enumerate(top):
+        ax.text(min(p + 0.01, 0.9), y, f"{p:.1%}", va="center", fontsize=8)
+    return fig
+
+
+def plot_layer_bars(table, *, title: str = "") -> Figure:
+    """Two bar charts per layer with weights: parameters, and multiply-adds."""
+    rows = [r for r in table.rows if r.parameters]
+    names = [r.name for r in rows]
+    fig = _figure(11, 6)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    params = np.array([r.parameters for r in rows]) / 1e6
+    macs = np.array([r.macs for r in rows]) / 1e9
+    colors = ["#d55e00" if "classifier" in n or "fc" in n else "#0072b2" for n in names]
+    top.bar(names, params, color=colors)
+    top.set(
+        ylabel="parameters (millions)",
+        title=title or f"{table.title}: where the parameters and the compute are",
+    )
+    bottom.bar(names, macs, color=colors)
+    bottom.set(ylabel="multiply-adds (billions)")
+    bottom.tick_params(axis="x", rotation=60)
+    for ax, values, total in ((top, params, params.sum()), (bottom, macs, macs.sum())):
+        ax.grid(axis="y", alpha=0.3)
+        for x, v in enumerate(values):
+            if v / total > 0.04:
+                ax.text(x, v, f"{v / total:.0%}", ha="center", va="bottom", fontsize=8)
+    return fig

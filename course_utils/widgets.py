@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import warnings
 
 import ipywidgets as W
 import torch
@@ -14,7 +15,7 @@ from torchvision.transforms.v2 import functional as F
 from . import plots
 from .augment import PCAColorAugmentation, crop
 from .images import ImageLoadError, load_image, sample_images
-from .models import activations
+from .models import PRETRAINED, activations, classify, pretrained, weights_for
 from .train import as_tensors
 
 
@@ -208,3 +209,73 @@ class AugmentationExplorer(W.VBox):
 def augmentation_explorer(image: str = "cat") -> AugmentationExplorer:
     """An AugmentationExplorer starting on one of the sample photos."""
     return AugmentationExplorer(image)
+
+
+class ClassifierExplorer(W.VBox):
+    """Pick a photo and a pretrained model; see the top 15 classes as on the slide.
+
+    Models that were loaded are kept, so switching back is instant. Tests read
+    `.prediction`, `.table.value` and `.status.value`.
+    """
+
+    def __init__(self, model: str = "resnet50", image: str = "cat", *, k: int = 15) -> None:
+        self.k = k
+        self.picker = ImagePicker(image)
+        labels = [
+            (f"{name} ({weights_for(name).meta['_file_size']:.0f} MB)", name) for name in PRETRAINED
+        ]
+        self.model_picker = W.Dropdown(options=labels, value=model, description="model")
+        self.status = W.HTML()
+        self.table = W.HTML()
+        self.output = W.Output()
+        self.loaded: dict[str, nn.Module] = {}
+        self.prediction = None
+        self.picker.on_change(lambda _image: self.update())
+        self.model_picker.observe(lambda _change: self.update(), names="value")
+        super().__init__(
+            [
+                W.HBox([self.picker, self.model_picker]),
+                self.status,
+                W.HBox([self.table, self.output]),
+            ]
+        )
+        self.update()
+
+    def model(self, name: str) -> nn.Module:
+        """The pretrained model `name`, loaded once and kept."""
+        if name not in self.loaded:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the widget shows the warning itself
+                self.loaded[name] = pretrained(name)
+        return self.loaded[name]
+
+    def update(self) -> None:
+        """Classify the current image with the current model."""
+        name = self.model_picker.value
+        try:
+            model = self.model(name)
+        except Exception as err:  # a damaged cache file: say so, keep the widget alive
+            self.status.value = f"<span style='color:#c00000'>{html.escape(str(err))}</span>"
+            return
+        self.prediction = classify(model, self.picker.image, k=self.k)
+        warning = (
+            ""
+            if model.is_pretrained
+            else " <b style='color:#c00000'>untrained weights: no pretrained weights are "
+            "cached, so these scores mean nothing (run python -m course_utils.prefetch)</b>"
+        )
+        self.status.value = f"{html.escape(self.picker.name)} through {name}.{warning}"
+        rows = "".join(
+            f"<tr><td style='text-align:right'>{p:.4f}</td><td>{html.escape(c)}</td></tr>"
+            for c, p in self.prediction.top
+        )
+        caption = "" if model.is_pretrained else "<caption>untrained weights</caption>"
+        self.table.value = f"<table>{caption}{rows}</table>"
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(plots.plot_top_predictions(self.prediction))
+
+
+def classifier_explorer(model: str = "resnet50", image: str = "cat") -> ClassifierExplorer:
+    """A ClassifierExplorer starting on `model` and `image`."""
+    return ClassifierExplorer(model, image)

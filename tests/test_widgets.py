@@ -63,3 +63,46 @@ def test_a_bad_upload_leaves_the_explorer_working():
     torch.testing.assert_close(explorer.result, before)
     explorer.flip.value = True  # still responds
     torch.testing.assert_close(explorer.result, before.flip(-1))
+
+
+def test_classifier_explorer_changes_with_image_and_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    explorer = cu.widgets.classifier_explorer("alexnet", "cat")
+    assert "untrained weights" in explorer.status.value
+    assert "untrained weights" in explorer.table.value
+    first = explorer.prediction
+    assert len(first.top) == 15 and first.model_name == "alexnet"
+    explorer.picker.dropdown.value = "rocket"
+    assert explorer.prediction.probabilities is not first.probabilities
+    assert not torch.equal(explorer.prediction.probabilities, first.probabilities)
+    assert "rocket through alexnet" in explorer.status.value
+    explorer.model_picker.value = "resnet18"
+    assert explorer.prediction.model_name == "resnet18"
+    assert set(explorer.loaded) == {"alexnet", "resnet18"}
+    alexnet = explorer.loaded["alexnet"]
+    explorer.model_picker.value = "alexnet"
+    assert explorer.loaded["alexnet"] is alexnet  # kept, not loaded again
+    top_name = explorer.prediction.top[0][0]
+    assert top_name in explorer.table.value
+    labels = dict(explorer.model_picker.options)
+    assert "resnet50 (98 MB)" in labels
+
+
+def test_classifier_explorer_survives_every_bad_upload(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    explorer = cu.widgets.ClassifierExplorer("resnet18", "cat")
+    good = explorer.prediction.probabilities
+    for data, name in [
+        (b"", "empty.png"),
+        (b"%PDF-1.4", "paper.pdf"),
+        (cu.sample_images()["coffee"].read_bytes()[:5000], "cut.png"),
+    ]:
+        explorer.picker.load(data, name=name)
+        assert name in explorer.picker.status.value
+        torch.testing.assert_close(explorer.prediction.probabilities, good)
+    explorer.picker.load(cu.sample_images()["rocket"].read_bytes(), name="my_rocket.jpg")
+    assert explorer.picker.name == "my_rocket.jpg"
+    assert "my_rocket.jpg through resnet18" in explorer.status.value
+    assert not torch.equal(explorer.prediction.probabilities, good)
