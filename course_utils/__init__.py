@@ -3,7 +3,7 @@
 Import it once, as the notebooks do: ``import course_utils as cu``.
 """
 
-from . import augment, config, counting, data, images, models, plots, train
+from . import augment, config, counting, data, fcn, images, models, plots, train
 from .augment import (
     IMAGENET_PCA_EIGENVALUES,
     IMAGENET_PCA_EIGENVECTORS,
@@ -13,6 +13,7 @@ from .augment import (
 from .config import device, seed_everything
 from .counting import count_macs, count_parameters, layer_table
 from .data import imagenet_classes, load_mnist
+from .fcn import convolutionize
 from .images import ImageLoadError, load_image, sample_images
 from .models import LeNet5, activations, classify, pretrained
 from .train import History, evaluate, fit, predict
@@ -39,11 +40,13 @@ __all__ = [
     "classify",
     "config",
     "count_macs",
+    "convolutionize",
     "count_parameters",
     "counting",
     "data",
     "device",
     "evaluate",
+    "fcn",
     "fit",
     "imagenet_classes",
     "images",

@@ -294,3 +294,57 @@ def plot_layer_bars(table, *, title: str = "") -> Figure:
             if v / total > 0.04:
                 ax.text(x, v, f"{v / total:.0%}", ha="center", va="bottom", fontsize=8)
     return fig
+
+
+def plot_class_heatmaps(
+    canvas: torch.Tensor,
+    probabilities: torch.Tensor,
+    mask=None,
+    *,
+    classes: Sequence[str] = DIGITS,
+    stride: int = 4,
+    window: int = 28,
+) -> Figure:
+    """The canvas, then one map per class of where the network sees that class."""
+    maps = probabilities if mask is None else probabilities * mask
+    k = len(classes)
+    fig = _figure(12, 1.9 * (1 + -(-k // 4)))
+    grid = fig.add_gridspec(1 + -(-k // 4), 4)
+    ax = fig.add_subplot(grid[0, :])
+    ax.imshow(canvas[0].numpy(), cmap="gray")
+    ax.set_title("the canvas")
+    ax.axis("off")
+    h, w = maps.shape[-2:]
+    # Each output cell sits at the centre of its window on the canvas.
+    extent = (
+        window / 2 - stride / 2,
+        window / 2 + (w - 0.5) * stride,
+        window / 2 + (h - 0.5) * stride,
+        window / 2 - stride / 2,
+    )
+    for c in range(k):
+        a = fig.add_subplot(grid[1 + c // 4, c % 4])
+        a.imshow(canvas[0].numpy(), cmap="gray")
+        shown = np.ma.masked_less(maps[c].numpy(), 0.05)  # only where the class is seen
+        a.imshow(shown, cmap="autumn_r", vmin=0, vmax=1, alpha=0.8, extent=extent)
+        a.set_xlim(0, canvas.shape[-1])
+        a.set_ylim(canvas.shape[-2], 0)
+        a.set_title(f"class {classes[c]}", fontsize=9)
+        a.axis("off")
+    return fig
+
+
+def plot_overlay(image, heat: torch.Tensor, *, title: str = "") -> Figure:
+    """A heatmap stretched over the photo (PIL, or a 3×H×W tensor in [0, 1]) it was computed on."""
+    pixels = np.asarray(image) if not torch.is_tensor(image) else _rgb(image)
+    height, width = pixels.shape[:2]
+    fig = _figure(6, 6 * height / width + 0.5)
+    ax = fig.subplots()
+    ax.imshow(pixels)
+    shown = ax.imshow(
+        heat.numpy(), cmap="jet", alpha=0.45, extent=(0, width, height, 0), interpolation="bilinear"
+    )
+    fig.colorbar(shown, ax=ax, fraction=0.03, label="probability")
+    ax.set_title(title)
+    ax.axis("off")
+    return fig

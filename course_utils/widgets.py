@@ -14,6 +14,7 @@ from torchvision.transforms.v2 import functional as F
 
 from . import plots
 from .augment import PCAColorAugmentation, crop
+from .fcn import convolutionize, heatmap, photo_input
 from .images import ImageLoadError, load_image, sample_images
 from .models import PRETRAINED, activations, classify, pretrained, weights_for
 from .train import as_tensors
@@ -279,3 +280,95 @@ class ClassifierExplorer(W.VBox):
 def classifier_explorer(model: str = "resnet50", image: str = "cat") -> ClassifierExplorer:
     """A ClassifierExplorer starting on `model` and `image`."""
     return ClassifierExplorer(model, image)
+
+
+class HeatmapExplorer(W.VBox):
+    """Where in a photo does a network see a class? Pick image, model, class and scale."""
+
+    MODELS = ("alexnet", "vgg16", "vgg19")
+
+    def __init__(self, model: str = "alexnet", image: str = "cat", *, k: int = 5) -> None:
+        self.k = k
+        self.picker = ImagePicker(image)
+        self.model_picker = W.Dropdown(options=self.MODELS, value=model, description="model")
+        self.scale = W.SelectionSlider(
+            options=[224, 288, 352, 416, 480],
+            value=352,
+            description="short side",
+            continuous_update=False,
+        )
+        self.class_picker = W.Dropdown(description="class", layout=W.Layout(width="320px"))
+        self.status = W.HTML()
+        self.output = W.Output()
+        self.networks: dict[str, tuple[nn.Module, nn.Module]] = {}
+        self.probabilities = torch.empty(0)
+        self.picker.on_change(lambda _image: self.compute())
+        for control in (self.model_picker, self.scale):
+            control.observe(lambda _change: self.compute(), names="value")
+        self.class_picker.observe(lambda _change: self.draw(), names="value")
+        super().__init__(
+            [
+                self.picker,
+                W.HBox([self.model_picker, self.scale]),
+                self.class_picker,
+                self.status,
+                self.output,
+            ]
+        )
+        self.compute()
+
+    def network(self, name: str) -> tuple[nn.Module, nn.Module]:
+        """The pretrained model and its convolutionized twin, built once and kept."""
+        if name not in self.networks:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = pretrained(name)
+            self.networks[name] = (model, convolutionize(model, (3, 224, 224)))
+        return self.networks[name]
+
+    def compute(self) -> None:
+        """Run the convolutionized network once over the photo at the chosen scale."""
+        model, fcn = self.network(self.model_picker.value)
+        self.input = photo_input(self.picker.image, self.scale.value, model.weights)
+        self.probabilities = heatmap(fcn, self.input)  # 1000 x h x w
+        best = self.probabilities.amax(dim=(1, 2)).topk(self.k)
+        classes = model.weights.meta["categories"]
+        options = [
+            (f"{classes[i]} (up to {p:.1%})", i)
+            for p, i in zip(best.values.tolist(), best.indices.tolist(), strict=True)
+        ]
+        self.class_picker.unobserve_all("value")
+        self.class_picker.options = options
+        self.class_picker.value = options[0][1]
+        self.class_picker.observe(lambda _change: self.draw(), names="value")
+        untrained = (
+            ""
+            if model.is_pretrained
+            else (
+                " <b style='color:#c00000'>untrained weights: these maps mean nothing "
+                "(run python -m course_utils.prefetch)</b>"
+            )
+        )
+        h, w = self.probabilities.shape[1:]
+        self.status.value = (
+            f"{html.escape(self.picker.name)} at {self.input.shape[1]}×{self.input.shape[2]}: "
+            f"{h}×{w} positions from one pass of {self.model_picker.value}.{untrained}"
+        )
+        self.draw()
+
+    def draw(self) -> None:
+        """Overlay the chosen class's map on the photo."""
+        model, _ = self.network(self.model_picker.value)
+        c = self.class_picker.value
+        name = model.weights.meta["categories"][c]
+        label = "" if model.is_pretrained else " (UNTRAINED WEIGHTS)"
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(
+                plots.plot_overlay(self.picker.image, self.probabilities[c], title=f"{name}{label}")
+            )
+
+
+def heatmap_explorer(model: str = "alexnet", image: str = "cat") -> HeatmapExplorer:
+    """A HeatmapExplorer starting on `model` and `image`."""
+    return HeatmapExplorer(model, image)

@@ -1,0 +1,379 @@
+"""Fully convolutional networks: convolutionize(), class heatmaps, OverFeat's dense max-pooling."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import nn
+
+# Layers that work on maps of any size and carry over unchanged.
+PASS_THROUGH = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.GELU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Identity,
+    nn.Dropout,
+    nn.Dropout2d,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.BatchNorm2d,
+    nn.LocalResponseNorm,
+)
+
+
+class ConvolutionizeError(ValueError):
+    """A layer that convolutionize() cannot turn into its convolutional equivalent."""
+
+
+def _layers(model_or_layers: nn.Module | Iterable[nn.Module]) -> list[tuple[str, nn.Module]]:
+    """The model as a flat list of (torchvision name, layer), with nested Sequentials opened."""
+    if (
+        isinstance(model_or_layers, nn.Module)
+        and hasattr(model_or_layers, "classifier")
+        and hasattr(model_or_layers, "features")
+    ):
+        parts = [("features", model_or_layers.features)]
+        if hasattr(model_or_layers, "avgpool"):
+            parts.append(("avgpool", model_or_layers.avgpool))
+        parts += [("flatten", nn.Flatten()), ("classifier", model_or_layers.classifier)]
+    elif isinstance(model_or_layers, nn.Sequential):
+        parts = list(model_or_layers.named_children())
+    elif isinstance(model_or_layers, nn.Module):
+        raise ConvolutionizeError(
+            "convolutionize() takes a model with .features and .classifier (as torchvision's "
+            "AlexNet and VGG, or cu.LeNet5) or a list of layers, not "
+            f"{type(model_or_layers).__name__}."
+        )
+    else:
+        parts = [(str(i), layer) for i, layer in enumerate(model_or_layers)]
+
+    flat: list[tuple[str, nn.Module]] = []
+    for name, layer in parts:
+        if isinstance(layer, nn.Sequential):
+            flat += [(f"{name}.{sub}", inner) for sub, inner in _layers(layer)]
+        else:
+            flat.append((name, layer))
+    return flat
+
+
+def _conv_from_linear(linear: nn.Linear, channels: int, height: int, width: int) -> nn.Conv2d:
+    """The convolution whose kernel covers a channels × height × width map: Linear's twin."""
+    if linear.in_features != channels * height * width:
+        raise ConvolutionizeError(
+            f"{linear} expects {linear.in_features} inputs but follows a map of "
+            f"{channels}×{height}×{width} = {channels * height * width}."
+        )
+    conv = nn.Conv2d(channels, linear.out_features, (height, width), bias=linear.bias is not None)
+    weight = linear.weight.detach().reshape(linear.out_features, channels, height, width)
+    assert conv.weight.shape == weight.shape  # out x C x H x W
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        if linear.bias is not None:
+            assert conv.bias.shape == linear.bias.shape
+            conv.bias.copy_(linear.bias)
+    return conv.to(linear.weight.device, linear.weight.dtype)
+
+
+def _adaptive_as_fixed(layer: nn.Module, height: int, width: int) -> nn.Module | None:
+    """An adaptive pooling at this map size: None if it is the identity, else a fixed pooling."""
+    out = layer.output_size
+    oh, ow = (out, out) if isinstance(out, int) else out
+    oh, ow = oh or height, ow or width
+    if (oh, ow) == (height, width):
+        return None  # identity here: drop it, so that larger inputs give larger maps
+    if height % oh or width % ow:
+        raise ConvolutionizeError(
+            f"{layer} turns a {height}×{width} map into {oh}×{ow}, which no fixed pooling does; "
+            "choose an input_size whose map it divides."
+        )
+    kernel = (height // oh, width // ow)
+    pool = nn.AdaptiveAvgPool2d if isinstance(layer, nn.AdaptiveAvgPool2d) else None
+    return nn.AvgPool2d(kernel, kernel) if pool else nn.MaxPool2d(kernel, kernel)
+
+
+def convolutionize(
+    model_or_layers: nn.Module | Iterable[nn.Module], input_size: Sequence[int]
+) -> nn.Sequential:
+    """The same network with every Linear as a convolution, so that it slides over larger images.
+
+    At `input_size` (C, H, W) its output is N × classes × 1 × 1 and equals the original's.
+    A Linear after a C×H×W map becomes a Conv2d with an H×W kernel, a Linear after a Linear a 1×1
+    convolution; Flatten goes, an adaptive pooling that is the identity at `input_size` goes (one
+    that is not becomes the fixed pooling it amounts to), Dropout, activations, pooling and
+    BatchNorm2d stay, nested Sequentials are opened. Any other layer after the flatten raises.
+    The input model is not changed.
+    """
+    layers = _layers(model_or_layers)
+    first = next((m for _, m in layers if any(True for _ in m.parameters())), None)
+    device = first.weight.device if first is not None and hasattr(first, "weight") else "cpu"
+    x = torch.zeros(1, *input_size, device=device)
+    features: list[tuple[str, nn.Module]] = []
+    classifier: list[tuple[str, nn.Module]] = []
+    flattened = False  # True once the spatial part is over
+    with torch.no_grad():
+        for name, layer in layers:
+            target = classifier if flattened else features
+            if isinstance(layer, nn.Flatten):
+                flattened = True
+                continue
+            if isinstance(layer, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d) and x.dim() == 4:
+                fixed = _adaptive_as_fixed(layer, x.shape[-2], x.shape[-1])
+                if fixed is not None:
+                    x = fixed(x)
+                    target.append((name, fixed))
+                continue
+            if isinstance(layer, nn.Linear):
+                flattened = True
+                if x.dim() != 4:
+                    raise ConvolutionizeError(f"{name} ({layer}) does not follow a map.")
+                conv = _conv_from_linear(layer, x.shape[1], x.shape[2], x.shape[3])
+                x = conv(x)  # N x out x 1 x 1 at the base size
+                classifier.append((name, conv))
+                continue
+            if flattened and not isinstance(layer, PASS_THROUGH):
+                raise ConvolutionizeError(
+                    f"convolutionize() does not know how to convert layer {name!r} "
+                    f"({type(layer).__name__}) in the classifier; it handles Linear, Flatten, "
+                    "adaptive pooling, Dropout, activations, pooling and BatchNorm2d."
+                )
+            if not flattened and x.dim() != 4:
+                raise ConvolutionizeError(f"Layer {name!r} ({type(layer).__name__}) left no map.")
+            copied = copy.deepcopy(layer)
+            x = copied(x)
+            target.append((name, copied))
+
+    def block(named: list[tuple[str, nn.Module]], prefix: str) -> nn.Sequential:
+        # Keep torchvision's numbering (features.0, classifier.1, ...) where it exists.
+        keys = [
+            n.split(".", 1)[1] if n.startswith(prefix + ".") else n.replace(".", "_")
+            for n, _ in named
+        ]
+        return nn.Sequential(OrderedDict(zip(keys, (m for _, m in named), strict=True)))
+
+    fcn = nn.Sequential(
+        OrderedDict(
+            [
+                (
+                    "features",
+                    block([p for p in features if not p[0].startswith("avgpool")], "features"),
+                )
+            ]
+            + [(n, m) for n, m in features if n.startswith("avgpool")]
+            + [("classifier", block(classifier, "classifier"))]
+        )
+    )
+    if isinstance(model_or_layers, nn.Module):
+        fcn.train(model_or_layers.training)
+    return fcn
+
+
+def output_positions(input_size: int, base: int, stride: int) -> int:
+    """How many base-size windows, `stride` apart, fit in `input_size`."""
+    return (input_size - base) // stride + 1
+
+
+@torch.no_grad()
+def heatmap(fcn: nn.Module, image: torch.Tensor) -> torch.Tensor:
+    """Class probabilities at every position: C×H×W image -> classes × h × w (on the CPU)."""
+    device = next(fcn.parameters()).device
+    was_training = fcn.training
+    fcn.eval()
+    out = fcn(image.unsqueeze(0).to(device))[0]  # classes x h x w
+    fcn.train(was_training)
+    return torch.softmax(out, dim=0).cpu()
+
+
+@torch.no_grad()
+def sliding_window(model: nn.Module, image: torch.Tensor, size: int, stride: int) -> torch.Tensor:
+    """The original network on every size×size crop, `stride` apart: classes × h × w logits."""
+    _, height, width = image.shape
+    rows, cols = output_positions(height, size, stride), output_positions(width, size, stride)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = torch.stack(
+        [
+            torch.stack(
+                [
+                    model(
+                        image[
+                            None, :, i * stride : i * stride + size, j * stride : j * stride + size
+                        ].to(device)
+                    )[0].cpu()
+                    for j in range(cols)
+                ],
+                dim=-1,
+            )
+            for i in range(rows)
+        ],
+        dim=-2,
+    )  # classes x rows x cols
+    model.train(was_training)
+    return out
+
+
+def total_stride(fcn: nn.Module, input_size: Sequence[int]) -> int:
+    """How far apart, in input pixels, neighbouring outputs of `fcn` are."""
+    c, h, w = input_size
+    device = next(fcn.parameters()).device
+    with torch.no_grad():
+        a = fcn(torch.zeros(1, c, h, w, device=device)).shape[-1]
+        b = fcn(torch.zeros(1, c, h, w + 64, device=device)).shape[-1]
+    return 64 // (b - a)
+
+
+def dense_max_pool(
+    x: torch.Tensor, kernel_size: int, stride: int | None = None, head: nn.Module | None = None
+) -> torch.Tensor:
+    """OverFeat's offset max-pooling: pool at every offset, apply `head`, interleave the results.
+
+    The pooling (kernel_size, stride) is run once for each of the stride × stride offsets
+    (Sermanet et al. 2014, fig. 3), each pooled map goes through `head`, and the outputs are
+    interleaved, so the result has `stride` times more positions along each side. With no
+    head it equals max-pooling with stride 1 (its first positions, where every offset has one).
+    """
+    stride = stride or kernel_size
+    head = head if head is not None else nn.Identity()
+    outs = {
+        (dy, dx): head(nn.functional.max_pool2d(x[..., dy:, dx:], kernel_size, stride))
+        for dy in range(stride)
+        for dx in range(stride)
+    }
+    # Position p = i * stride + d comes from offset d, row i: keep the positions all offsets reach.
+    h = min(o.shape[-2] * stride + dy for (dy, _), o in outs.items())
+    w = min(o.shape[-1] * stride + dx for (_, dx), o in outs.items())
+    first = next(iter(outs.values()))
+    dense = first.new_zeros(*first.shape[:-2], h, w)
+    for (dy, dx), o in outs.items():
+        rows, cols = len(range(dy, h, stride)), len(range(dx, w, stride))
+        dense[..., dy::stride, dx::stride] = o[..., :rows, :cols]
+    return dense
+
+
+@torch.no_grad()
+def dense_heatmap(fcn: nn.Module, image: torch.Tensor) -> torch.Tensor:
+    """heatmap() with the last max-pooling made dense: `stride` times finer along each side."""
+    names = [n for n, m in fcn.features.named_children() if isinstance(m, nn.MaxPool2d)]
+    if not names:
+        raise ConvolutionizeError("This network has no max-pooling in .features to make dense.")
+    children = list(fcn.features.named_children())
+    cut = [n for n, _ in children].index(names[-1])
+    trunk = nn.Sequential(*[m for _, m in children[:cut]])
+    pool = children[cut][1]
+    rest = nn.Sequential(
+        *[m for _, m in children[cut + 1 :]],
+        *[m for n, m in fcn.named_children() if n != "features"],
+    )
+    device = next(fcn.parameters()).device
+    was_training = fcn.training
+    fcn.eval()
+    k = pool.kernel_size if isinstance(pool.kernel_size, int) else pool.kernel_size[0]
+    s = pool.stride if isinstance(pool.stride, int) else pool.stride[0]
+    maps = trunk(image.unsqueeze(0).to(device))
+    out = dense_max_pool(maps, k, s, head=rest)[0]
+    fcn.train(was_training)
+    return torch.softmax(out, dim=0).cpu()
+
+
+def timed(fn, *args, repeats: int = 1):
+    """fn(*args) and the best of `repeats` wall-clock times in seconds."""
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn(*args)
+        best = min(best, time.perf_counter() - start)
+    return result, best
+
+
+def digit_canvas(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    n: int = 7,
+    size: tuple[int, int] = (128, 224),
+    seed: int = 0,
+) -> tuple[torch.Tensor, list[tuple[int, int, int]]]:
+    """Paste `n` digits at random, non-overlapping places on a black canvas.
+
+    Returns the 1×H×W canvas and, for each digit, (top, left, label).
+    """
+    g = torch.Generator().manual_seed(seed)
+    height, width = size
+    cell = 32  # a 28-pixel digit with room to move by up to 4 pixels
+    cells = [
+        (r, c) for r in range(0, height - cell + 1, cell) for c in range(0, width - cell + 1, cell)
+    ]
+    if n > len(cells):
+        raise ValueError(
+            f"{n} digits don't fit on a {height}×{width} canvas; at most {len(cells)}."
+        )
+    canvas = torch.zeros(1, height, width)
+    placed = []
+    chosen = torch.randperm(len(cells), generator=g)[:n].tolist()
+    picks = torch.randperm(len(labels), generator=g)[:n].tolist()
+    for ci, idx in zip(chosen, picks, strict=True):
+        r, c = cells[ci]
+        r += int(torch.randint(0, cell - 27, (1,), generator=g))
+        c += int(torch.randint(0, cell - 27, (1,), generator=g))
+        canvas[:, r : r + 28, c : c + 28] = images[idx]
+        placed.append((r, c, int(labels[idx])))
+    return canvas, placed
+
+
+@torch.no_grad()
+def digit_heatmaps(fcn: nn.Module, canvas: torch.Tensor, *, window: int = 28, stride: int = 4):
+    """Class probabilities at every window of a digit canvas, and which windows hold a digit.
+
+    LeNet5 never saw an empty or a cut-off digit in training, so its answer there means nothing.
+    The mask keeps the windows that hold a whole digit: ink in the window, and (almost) none
+    of it cut off by the window's edge.
+    """
+    probs = heatmap(fcn, canvas)  # 10 x h x w
+    h, w = probs.shape[-2:]
+    x = canvas[None]  # 1 x 1 x H x W
+    inside = nn.functional.avg_pool2d(x, window, stride)[0, 0] * window**2
+    margin = 6  # a digit cut by the window has ink just outside it
+    around = (
+        nn.functional.avg_pool2d(nn.functional.pad(x, (margin,) * 4), window + 2 * margin, stride)[
+            0, 0
+        ]
+        * (window + 2 * margin) ** 2
+    )
+    whole = (inside[:h, :w] > 20) & (inside[:h, :w] >= 0.97 * around[:h, :w])
+    return probs, whole
+
+
+def photo_input(image, short_side: int, weights=None) -> torch.Tensor:
+    """A PIL photo as the network input at one scale: short side resized, ImageNet-normalised."""
+    from torchvision.transforms.v2 import functional as F
+
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    if weights is not None:
+        t = weights.transforms()
+        mean, std = list(t.mean), list(t.std)
+    x = F.to_dtype(F.to_image(image), torch.float32, scale=True)
+    return F.normalize(F.resize(x, short_side, antialias=True), mean, std)
+
+
+def multiscale_heatmaps(fcn: nn.Module, image, scales: Sequence[int], weights=None):
+    """heatmap() at several input sizes (short sides, as OverFeat's six scales)."""
+    return {s: heatmap(fcn, photo_input(image, s, weights)) for s in scales}
+
+
+def found_digits(
+    probabilities: torch.Tensor, placed: Sequence[tuple[int, int, int]], *, stride: int = 4
+) -> list[int]:
+    """For each pasted digit, the class the map gives around the window that holds it."""
+    found = []
+    for top, left, _label in placed:
+        i, j = round(top / stride), round(left / stride)
+        near = probabilities[:, max(i - 1, 0) : i + 2, max(j - 1, 0) : j + 2]  # 10 x 3 x 3
+        found.append(int(near.sum(dim=(1, 2)).argmax()))
+    return found

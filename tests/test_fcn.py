@@ -1,0 +1,173 @@
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+from torchvision import models as tvm
+
+import course_utils as cu
+from course_utils.fcn import (
+    ConvolutionizeError,
+    dense_max_pool,
+    digit_canvas,
+    sliding_window,
+    total_stride,
+)
+
+
+@st.composite
+def small_convnets(draw):
+    """A small convnet with a Linear head, its base input size, and its total stride."""
+    channels = draw(st.integers(1, 3))
+    size = draw(st.integers(10, 20))
+    layers, c, s, stride = [], channels, size, 1
+    for _ in range(draw(st.integers(1, 2))):
+        out = draw(st.integers(2, 6))
+        k = draw(st.integers(1, min(3, s)))
+        layers += [nn.Conv2d(c, out, k), nn.ReLU()]
+        c, s = out, s - k + 1
+        if draw(st.booleans()) and s >= 4:
+            pool = draw(st.sampled_from([nn.MaxPool2d(2), nn.AvgPool2d(2)]))
+            layers.append(pool)
+            s, stride = s // 2, stride * 2
+    if draw(st.booleans()):
+        layers.append(nn.AdaptiveAvgPool2d((s, s)))  # the identity at the base size
+    layers.append(nn.Flatten())
+    width = c * s * s
+    for _ in range(draw(st.integers(1, 2))):  # one or two hidden Linear layers
+        hidden = draw(st.integers(3, 12))
+        if draw(st.booleans()):
+            layers.append(nn.Dropout(0.3))
+        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    layers.append(nn.Linear(width, draw(st.integers(2, 5))))
+    return nn.Sequential(*layers).eval(), (channels, size, size), stride
+
+
+@settings(max_examples=40, deadline=None)
+@given(net=small_convnets(), extra=st.integers(1, 3), seed=st.integers(0, 10_000))
+def test_convolutionize_is_equal_at_base_size_and_slides_on_larger_inputs(net, extra, seed):
+    model, (c, h, w), stride = net
+    torch.manual_seed(seed)
+    fcn = cu.convolutionize(model, (c, h, w)).eval()
+    x = torch.randn(3, c, h, w)
+    with torch.no_grad():
+        torch.testing.assert_close(fcn(x).flatten(1), model(x), rtol=1e-4, atol=1e-5)
+        big = torch.randn(c, h + extra * stride, w + 2 * extra * stride)
+        out = fcn(big[None])[0]
+    assert out.shape[-2:] == (extra + 1, 2 * extra + 1)
+    # No padding anywhere: each position equals the original on the crop there.
+    torch.testing.assert_close(out, sliding_window(model, big, h, stride), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("builder", [tvm.alexnet, tvm.vgg11])
+def test_torchvision_models_are_accepted_as_they_are(builder):
+    torch.manual_seed(0)
+    model = builder().eval()
+    fcn = cu.convolutionize(model, (3, 224, 224))
+    x = torch.rand(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(fcn(x).flatten(1), model(x), rtol=1e-4, atol=1e-5)
+        assert fcn(torch.rand(1, 3, 288, 320)).shape == (1, 1000, 3, 4)
+    assert total_stride(fcn, (3, 224, 224)) == 32
+    assert "avgpool" not in dict(fcn.named_children())  # the identity at 224 is gone
+    first = next(m for m in fcn.classifier if isinstance(m, nn.Conv2d))
+    assert first.kernel_size == ((6, 6) if builder is tvm.alexnet else (7, 7))
+    assert cu.count_parameters(fcn) == cu.count_parameters(model)
+    assert isinstance(model.classifier[1 if builder is tvm.alexnet else 0], nn.Linear)  # intact
+
+
+def test_nested_sequentials_and_lists_are_flattened():
+    inner = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Sequential(nn.ReLU(), nn.MaxPool2d(2)))
+    layers = [
+        inner,
+        nn.Flatten(),
+        nn.Sequential(nn.Linear(2 * 4 * 4, 5), nn.ReLU()),
+        nn.Linear(5, 3),
+    ]
+    fcn = cu.convolutionize(layers, (1, 10, 10))
+    assert [type(m) for m in fcn.features] == [nn.Conv2d, nn.ReLU, nn.MaxPool2d]
+    assert [type(m) for m in fcn.classifier] == [nn.Conv2d, nn.ReLU, nn.Conv2d]
+    assert fcn.classifier[2].kernel_size == (1, 1)
+    x = torch.rand(2, 1, 10, 10)
+    model = nn.Sequential(*layers)
+    torch.testing.assert_close(fcn(x).flatten(1), model(x))
+
+
+def test_non_identity_adaptive_pooling_becomes_a_fixed_pooling():
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(8, 3)
+    ).eval()
+    fcn = cu.convolutionize(model, (1, 10, 10))  # 8x8 -> 2x2: a 4x4 average pooling
+    assert isinstance(fcn.features[1], nn.AvgPool2d)
+    x = torch.rand(1, 1, 10, 10)
+    torch.testing.assert_close(fcn(x).flatten(1), model(x))
+
+
+def test_unsupported_layer_is_named():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(128, 4), nn.LayerNorm(4))
+    with pytest.raises(ConvolutionizeError, match=r"layer '3' \(LayerNorm\)"):
+        cu.convolutionize(model, (1, 10, 10))
+    with pytest.raises(ConvolutionizeError, match="list of layers"):
+        cu.convolutionize(tvm.resnet18(), (3, 224, 224))
+    with pytest.raises(ConvolutionizeError, match="expects 100 inputs"):
+        cu.convolutionize([nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(100, 2)], (1, 10, 10))
+
+
+def test_weights_are_copied_not_shared():
+    model = cu.LeNet5()
+    fcn = cu.convolutionize(model, (1, 28, 28))
+    with torch.no_grad():
+        fcn.classifier[0].weight.zero_()
+    assert model.classifier[0].weight.abs().sum() > 0
+
+
+def test_dense_max_pool_by_hand():
+    x = torch.tensor([[[[1.0, 2, 0, 4, 1], [0, 5, 1, 0, 2], [3, 0, 2, 6, 0], [1, 1, 0, 0, 7]]]])
+    # 2x2 pooling at offsets (0,0), (0,1), (1,0), (1,1), interleaved:
+    expected = torch.tensor([[[[5.0, 5, 4, 4], [5, 5, 6, 6], [3, 2, 6, 7]]]])
+    assert torch.equal(dense_max_pool(x, 2), expected)
+    assert torch.equal(dense_max_pool(x, 2), nn.functional.max_pool2d(x, 2, 1))
+    # the offset maps themselves
+    assert torch.equal(nn.functional.max_pool2d(x, 2), torch.tensor([[[[5.0, 4], [3, 6]]]]))
+
+
+@settings(max_examples=20, deadline=None)
+@given(h=st.integers(6, 14), w=st.integers(6, 14), k=st.integers(2, 3), s=st.integers(1, 3))
+def test_dense_max_pool_sizes(h, w, k, s):
+    x = torch.randn(2, 3, h, w)
+    dense = dense_max_pool(x, k, s)
+    plain = nn.functional.max_pool2d(x, k, s)
+    assert dense.shape[-2] >= s * plain.shape[-2] - (s - 1)
+    assert dense.shape[-1] >= s * plain.shape[-1] - (s - 1)
+    assert torch.equal(dense[..., ::s, ::s], plain)
+    assert torch.equal(
+        dense, nn.functional.max_pool2d(x, k, 1)[..., : dense.shape[-2], : dense.shape[-1]]
+    )
+
+
+def test_digit_canvas_places_real_digits(digits):
+    _, test = digits
+    canvas, placed = digit_canvas(test.images, test.labels, n=6, size=(96, 160), seed=3)
+    assert canvas.shape == (1, 96, 160) and len(placed) == 6
+    for top, left, label in placed:
+        window = canvas[:, top : top + 28, left : left + 28]
+        assert any(
+            torch.equal(window, img) and int(lab) == label
+            for img, lab in zip(test.images, test.labels, strict=True)
+        )
+    with pytest.raises(ValueError, match="don't fit"):
+        digit_canvas(test.images, test.labels, n=50, size=(64, 64))
+
+
+def test_heatmap_explorer(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    explorer = cu.widgets.heatmap_explorer("alexnet", "cat")
+    assert "untrained weights" in explorer.status.value
+    assert explorer.probabilities.shape == (1000, 5, 10)  # 352 x 529 input
+    assert len(explorer.class_picker.options) == 5
+    explorer.scale.value = 224
+    assert explorer.probabilities.shape == (1000, 1, 4)
+    explorer.picker.dropdown.value = "coffee"
+    assert "coffee at 224" in explorer.status.value
