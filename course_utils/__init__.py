@@ -3,7 +3,7 @@
 Import it once, as the notebooks do: ``import course_utils as cu``.
 """
 
-from . import augment, config, counting, data, fcn, images, models, plots, train
+from . import augment, blocks, config, counting, data, fcn, images, models, plots, train
 from .augment import (
     IMAGENET_PCA_EIGENVALUES,
     IMAGENET_PCA_EIGENVECTORS,
@@ -37,6 +37,7 @@ __all__ = [
     "LeNet5",
     "activations",
     "augment",
+    "blocks",
     "classify",
     "config",
     "count_macs",

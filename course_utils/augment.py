@@ -9,6 +9,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from .counting import Report
+
 
 class RandomShift(nn.Module):
     """Move each image of a batch by up to `pixels` in x and y, filling with zeros.
@@ -167,19 +169,6 @@ def ten_crop_predict(
     model.train(was_training)
     probs = torch.softmax(logits, dim=-1).reshape(k, *batch.shape[1:-3], -1)
     return probs.mean(0).cpu()
-
-
-class Report:
-    """Text written from measured numbers: Markdown in a notebook, plain text elsewhere."""
-
-    def __init__(self, markdown: str, rows: dict[str, dict[str, float]]) -> None:
-        self.markdown, self.rows = markdown, rows
-
-    def _repr_markdown_(self) -> str:
-        return self.markdown
-
-    def __repr__(self) -> str:
-        return self.markdown
 
 
 def _accuracy(probabilities: torch.Tensor, labels: torch.Tensor) -> float:

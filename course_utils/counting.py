@@ -178,3 +178,32 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> LayerTable:
         for name in order
     ]
     return LayerTable(rows, input_size, type(model).__name__)
+
+
+class Report:
+    """Text written from measured numbers: Markdown in a notebook, plain text elsewhere."""
+
+    def __init__(self, markdown: str, rows: dict | None = None) -> None:
+        self.markdown, self.rows = markdown, rows if rows is not None else {}
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+    def __repr__(self) -> str:
+        return self.markdown
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence], *, note: str = "") -> Report:
+    """A Markdown table (numbers formatted with thousands separators), with an optional note."""
+
+    def cell(v) -> str:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return str(v)
+        return f"{v:,}" if isinstance(v, int) else f"{v:,.3g}"
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return Report(
+        "\n".join(lines) + (f"\n\n{note}" if note else ""),
+        {str(row[0]): list(row[1:]) for row in rows},
+    )

@@ -150,7 +150,9 @@ PRETRAINED = {
 }
 # Without weights, build the model as torchvision's builder does with them (it sets these
 # itself when given weights, and refuses them as arguments then).
-_UNTRAINED_KWARGS = {"googlenet": {"aux_logits": False, "transform_input": True}}
+_UNTRAINED_KWARGS = {
+    "googlenet": {"aux_logits": False, "transform_input": True, "init_weights": False}
+}
 
 
 class UnknownModelError(ValueError):
@@ -159,6 +161,14 @@ class UnknownModelError(ValueError):
 
 class WeightsError(RuntimeError):
     """Pretrained weights could not be had, or the cached file is damaged (message says which)."""
+
+
+def build(name: str) -> nn.Module:
+    """torchvision's `name`, randomly initialised, shaped as its pretrained weights expect."""
+    import torchvision
+
+    weights_for(name)  # a clear error for unknown names
+    return torchvision.models.get_model(name, weights=None, **_UNTRAINED_KWARGS.get(name, {}))
 
 
 def weights_for(name: str):
@@ -216,7 +226,7 @@ def pretrained(name: str, *, strict: bool = False) -> nn.Module:
         message = f"{missing} Using UNTRAINED (random) weights: its predictions mean nothing. {fix}"
         warnings.warn(message, stacklevel=2)
         config.note(message)
-        model = torchvision.models.get_model(name, weights=None, **_UNTRAINED_KWARGS.get(name, {}))
+        model = build(name)
     model.eval()
     model.is_pretrained = not reason
     model.weights = weights
@@ -294,3 +304,45 @@ def classify(model: nn.Module, image, *, k: int = 15, preprocess=None) -> Predic
         model_name=getattr(model, "course_name", type(model).__name__),
         is_pretrained=getattr(model, "is_pretrained", True),
     )
+
+
+# --- the lecture's families, from torchvision's weights metadata (offline) ----------------
+
+FAMILIES = {
+    "AlexNet": ["alexnet"],
+    "VGG": ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"],
+    "GoogLeNet / Inception": ["googlenet", "inception_v3"],
+    "ResNet": ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"],
+    "ResNeXt": ["resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d"],
+    "wide ResNet": ["wide_resnet50_2", "wide_resnet101_2"],
+}
+
+
+def zoo() -> list[dict]:
+    """Every ImageNet-1K weights of the lecture's families: accuracy, multiply-adds, parameters.
+
+    All from torchvision's weights metadata, so it needs no download. torchvision calls the
+    multiply-adds "GFLOPS" (`_ops`); count_macs agrees with them.
+    """
+    import torchvision
+
+    rows = []
+    for family, names in FAMILIES.items():
+        for name in names:
+            for weights in torchvision.models.get_model_weights(name):
+                metrics = weights.meta["_metrics"].get("ImageNet-1K")
+                if metrics is None or not weights.name.startswith("IMAGENET1K_"):
+                    continue
+                rows.append(
+                    dict(
+                        name=name,
+                        family=family,
+                        weights=str(weights),
+                        recipe=weights.name.removeprefix("IMAGENET1K_"),
+                        top1=metrics["acc@1"],
+                        top5=metrics["acc@5"],
+                        macs=weights.meta["_ops"],
+                        params=weights.meta["num_params"] / 1e6,
+                    )
+                )
+    return rows

@@ -348,3 +348,86 @@ def plot_overlay(image, heat: torch.Tensor, *, title: str = "") -> Figure:
     ax.set_title(title)
     ax.axis("off")
     return fig
+
+
+def plot_gradient_norms(norms: dict[str, Sequence[float]]) -> Figure:
+    """Gradient norm per layer (log scale), one line per network."""
+    fig = _figure(7.5, 3.6)
+    ax = fig.subplots()
+    for (name, values), color in zip(norms.items(), ["#d55e00", "#0072b2"], strict=False):
+        ax.semilogy(range(1, len(values) + 1), values, "o-", ms=3, color=color, label=name)
+    ax.set(
+        xlabel="layer (1 = next to the input)",
+        ylabel="gradient norm of the weights",
+        title="gradients at initialisation, one batch of digits",
+    )
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return fig
+
+
+def plot_bars(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    xlabel: str,
+    title: str,
+    highlight: str | None = None,
+) -> Figure:
+    """A horizontal bar chart with the values written on the bars."""
+    fig = _figure(7, 0.42 * len(labels) + 1.0)
+    ax = fig.subplots()
+    colors = ["#d55e00" if label == highlight else "#0072b2" for label in labels]
+    ax.barh(list(labels)[::-1], list(values)[::-1], color=colors[::-1])
+    for y, v in enumerate(list(values)[::-1]):
+        ax.text(v, y, f" {v:g}", va="center", fontsize=9)
+    ax.set(xlabel=xlabel, title=title)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def plot_model_zoo(rows: Sequence[dict]) -> Figure:
+    """Top-1 accuracy against multiply-adds, marker area for parameters, colour for family.
+
+    Each row: name, family, macs (×10⁹), params (millions), top1 (%), recipe ("V1" or "V2").
+    """
+    families = sorted(
+        {r["family"] for r in rows}, key=lambda f: min(r["macs"] for r in rows if r["family"] == f)
+    )
+    palette = ["#e69f00", "#56b4e9", "#009e73", "#0072b2", "#d55e00", "#cc79a7", "#999999"]
+    fig = _figure(10, 6)
+    ax = fig.subplots()
+    for family, color in zip(families, palette, strict=False):
+        for r in (r for r in rows if r["family"] == family):
+            new = r["recipe"] != "V1"
+            ax.scatter(
+                r["macs"],
+                r["top1"],
+                s=r["params"] * 4,
+                alpha=0.75,
+                facecolors="none" if new else color,
+                edgecolors=color,
+                linewidths=1.5,
+                label=family if r is next(q for q in rows if q["family"] == family) else None,
+            )
+            ax.annotate(
+                r["name"] + ("*" if new else ""),
+                (r["macs"], r["top1"]),
+                fontsize=7,
+                xytext=(4, 3),
+                textcoords="offset points",
+            )
+    ax.set_xscale("log")
+    ax.set(
+        xlabel="multiply-adds per 224×224 image (×10⁹, log scale)",
+        ylabel="ImageNet top-1 accuracy (%)",
+        title="torchvision's classifiers in the lecture's families (area: parameters)",
+    )
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(
+        loc="lower right",
+        title="family (hollow, *: newer training recipe)",
+        fontsize=8,
+        markerscale=0.5,
+    )
+    return fig

@@ -1,0 +1,282 @@
+"""Building blocks: network in network, inception, residual, bottleneck and ResNeXt blocks.
+
+They follow the papers' arithmetic (convolutions and ReLUs, no batch-norm) so that their
+parameter counts can be checked against the slides' formulas. Layer names follow torchvision
+(branch1..branch4, conv1..conv3).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+
+def mlpconv(in_channels: int, channels: tuple[int, ...], kernel_size: int, **conv) -> nn.Sequential:
+    """Network in network's MLP convolution: a k×k convolution, then 1×1 ones (Lin et al. 2014)."""
+    layers: list[nn.Module] = []
+    for i, out in enumerate(channels):
+        k = kernel_size if i == 0 else 1
+        layers += [
+            nn.Conv2d(in_channels, out, k, **(conv if i == 0 else {})),
+            nn.ReLU(inplace=True),
+        ]
+        in_channels = out
+    return nn.Sequential(*layers)
+
+
+def _conv(in_channels: int, out_channels: int, k: int, *, bias: bool = True) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, k, padding=k // 2, bias=bias), nn.ReLU(inplace=True)
+    )
+
+
+class InceptionNaive(nn.Module):
+    """The naive inception module (Szegedy et al. 2015, fig. 2a): 1×1, 3×3, 5×5 and pooling."""
+
+    def __init__(self, in_channels: int, ch1x1: int, ch3x3: int, ch5x5: int) -> None:
+        super().__init__()
+        self.branch1 = _conv(in_channels, ch1x1, 1)
+        self.branch2 = _conv(in_channels, ch3x3, 3)
+        self.branch3 = _conv(in_channels, ch5x5, 5)
+        self.branch4 = nn.MaxPool2d(3, stride=1, padding=1)  # keeps all in_channels maps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branches = (self.branch1, self.branch2, self.branch3, self.branch4)
+        return torch.cat([b(x) for b in branches], dim=1)
+
+
+class Inception(nn.Module):
+    """The inception module with dimension reductions (Szegedy et al. 2015, fig. 2b)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        ch1x1: int,
+        ch3x3red: int,
+        ch3x3: int,
+        ch5x5red: int,
+        ch5x5: int,
+        pool_proj: int,
+    ) -> None:
+        super().__init__()
+        self.branch1 = _conv(in_channels, ch1x1, 1)
+        self.branch2 = nn.Sequential(_conv(in_channels, ch3x3red, 1), _conv(ch3x3red, ch3x3, 3))
+        self.branch3 = nn.Sequential(_conv(in_channels, ch5x5red, 1), _conv(ch5x5red, ch5x5, 5))
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(3, stride=1, padding=1), _conv(in_channels, pool_proj, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branches = (self.branch1, self.branch2, self.branch3, self.branch4)
+        return torch.cat([b(x) for b in branches], dim=1)
+
+
+# GoogLeNet's inception modules (Szegedy et al. 2015, table 1):
+# in, #1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj
+INCEPTION_3A = (192, 64, 96, 128, 16, 32, 32)
+GOOGLENET_CFG = OrderedDict(
+    [
+        ("inception3a", INCEPTION_3A),
+        ("inception3b", (256, 128, 128, 192, 32, 96, 64)),
+        ("maxpool3", None),
+        ("inception4a", (480, 192, 96, 208, 16, 48, 64)),
+        ("inception4b", (512, 160, 112, 224, 24, 64, 64)),
+        ("inception4c", (512, 128, 128, 256, 24, 64, 64)),
+        ("inception4d", (512, 112, 144, 288, 32, 64, 64)),
+        ("inception4e", (528, 256, 160, 320, 32, 128, 128)),
+        ("maxpool4", None),
+        ("inception5a", (832, 256, 160, 320, 32, 128, 128)),
+        ("inception5b", (832, 384, 192, 384, 48, 128, 128)),
+    ]
+)
+
+
+def googlenet_2014(num_classes: int = 1000) -> nn.Sequential:
+    """GoogLeNet as in the paper's table 1: true 5×5 convolutions, no batch-norm, no aux heads.
+
+    torchvision's googlenet() differs: batch-norm after every convolution, and 3×3 kernels
+    where the paper has 5×5 (a known quirk of the port).
+    """
+    layers: list[tuple[str, nn.Module]] = [
+        ("conv1", _conv(3, 64, 7)),  # stride 2 set below
+        ("maxpool1", nn.MaxPool2d(3, stride=2, ceil_mode=True)),
+        ("conv2", _conv(64, 64, 1)),
+        ("conv3", _conv(64, 192, 3)),
+        ("maxpool2", nn.MaxPool2d(3, stride=2, ceil_mode=True)),
+    ]
+    layers[0][1][0].stride = (2, 2)
+    for name, cfg in GOOGLENET_CFG.items():
+        pool = nn.MaxPool2d(3 if name == "maxpool3" else 2, stride=2, ceil_mode=True)
+        layers.append((name, pool if cfg is None else Inception(*cfg)))
+    layers += [
+        ("avgpool", nn.AdaptiveAvgPool2d(1)),
+        ("flatten", nn.Flatten()),
+        ("dropout", nn.Dropout(0.4)),
+        ("fc", nn.Linear(1024, num_classes)),
+    ]
+    return nn.Sequential(OrderedDict(layers))
+
+
+class BasicBlock(nn.Module):
+    """The residual block of ResNet-18/34: two 3×3 convolutions and the identity shortcut.
+
+    With biases and without batch-norm, as the slide counts it: 2 × (3·3·C + 1) · C parameters.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.conv1(x))
+        return self.relu(self.conv2(out) + x)
+
+
+class Bottleneck(nn.Module):
+    """ResNet-50's bottleneck: 1×1 down to `width`, 3×3, 1×1 back up, plus the identity.
+
+    Counted as on the slide, 256·64 + (3·3·64 + 1)·64 + 64·256: the slide's formula gives the
+    3×3 convolution a bias and the 1×1 ones none, so this block does the same.
+    """
+
+    def __init__(self, in_channels: int = 256, width: int = 64) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+        self.conv3 = nn.Conv2d(width, in_channels, 1, bias=False)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.conv1(x))
+        out = self.relu(self.conv2(out))
+        return self.relu(self.conv3(out) + x)
+
+
+class ResNeXtBlock(nn.Module):
+    """ResNeXt's block (Xie et al. 2017, fig. 3c): 1×1, grouped 3×3 with `cardinality` groups
+    of `width` channels, 1×1, plus the identity. 32×4d on 256 channels: 70,144 parameters."""
+
+    def __init__(self, in_channels: int, *, cardinality: int = 32, width: int = 4) -> None:
+        super().__init__()
+        inner = cardinality * width
+        self.cardinality, self.width = cardinality, width
+        self.conv1 = nn.Conv2d(in_channels, inner, 1, bias=False)
+        self.conv2 = nn.Conv2d(inner, inner, 3, padding=1, groups=cardinality, bias=False)
+        self.conv3 = nn.Conv2d(inner, in_channels, 1, bias=False)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.conv1(x))
+        out = self.relu(self.conv2(out))
+        return self.relu(self.conv3(out) + x)
+
+
+class ResNeXtPaths(nn.Module):
+    """The same block as `cardinality` separate pathways whose outputs are summed (fig. 3a)."""
+
+    def __init__(self, in_channels: int, *, cardinality: int = 32, width: int = 4) -> None:
+        super().__init__()
+        self.paths = nn.ModuleList(
+            nn.Sequential(
+                OrderedDict(
+                    conv1=nn.Conv2d(in_channels, width, 1, bias=False),
+                    relu1=nn.ReLU(inplace=True),
+                    conv2=nn.Conv2d(width, width, 3, padding=1, bias=False),
+                    relu2=nn.ReLU(inplace=True),
+                    conv3=nn.Conv2d(width, in_channels, 1, bias=False),
+                )
+            )
+            for _ in range(cardinality)
+        )
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(sum(path(x) for path in self.paths) + x)
+
+
+def to_paths(block: ResNeXtBlock) -> ResNeXtPaths:
+    """`block` rewritten as explicit separate pathways, with its weights (the same function)."""
+    c, d = block.cardinality, block.width
+    paths = ResNeXtPaths(block.conv1.in_channels, cardinality=c, width=d)
+    with torch.no_grad():
+        for i, path in enumerate(paths.paths):
+            group = slice(i * d, (i + 1) * d)
+            for mine, theirs in (
+                (path.conv1.weight, block.conv1.weight[group]),
+                (path.conv2.weight, block.conv2.weight[group]),  # group i -> i
+                (path.conv3.weight, block.conv3.weight[:, group]),
+            ):
+                assert mine.shape == theirs.shape, (mine.shape, theirs.shape)
+                mine.copy_(theirs)
+    return paths.to(block.conv1.weight.device)
+
+
+# --- whole ResNets as in He et al. 2015, table 1 ------------------------------------------
+
+RESNET_LAYERS = {
+    18: [2, 2, 2, 2],
+    34: [3, 4, 6, 3],
+    50: [3, 4, 6, 3],
+    101: [3, 4, 23, 3],
+    152: [3, 8, 36, 3],
+}
+PAPER_GFLOPS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}  # table 1's FLOPs row, ×10⁹
+
+
+def paper_resnet(depth: int) -> nn.Module:
+    """ResNet-`depth` as in the paper: for 50, 101 and 152, the stride sits in the first 1×1.
+
+    torchvision's ResNet-50/101/152 are "v1.5": the stride-2 moved to the 3×3 convolution,
+    which costs more multiply-adds (4.1 against 3.8 ×10⁹ for ResNet-50) and is more accurate.
+    """
+    import torchvision
+
+    if depth not in RESNET_LAYERS:
+        raise ValueError(f"No ResNet-{depth} in table 1; choose one of {list(RESNET_LAYERS)}.")
+    model = torchvision.models.get_model(f"resnet{depth}")
+    if depth >= 50:
+        for layer in (model.layer2, model.layer3, model.layer4):
+            first = layer[0]
+            first.conv1.stride, first.conv2.stride = (2, 2), (1, 1)
+    return model
+
+
+# --- why shortcuts help: gradients at initialisation ---------------------------------------
+
+
+class _Residual(nn.Module):
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def deep_stack(
+    depth: int, channels: int = 16, *, shortcuts: bool, in_channels: int = 1, num_classes: int = 10
+) -> nn.Sequential:
+    """`depth` conv-ReLU layers (with or without identity shortcuts), then a linear classifier."""
+    body = []
+    for _ in range(depth):
+        layer = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU())
+        body.append(_Residual(layer) if shortcuts else layer)
+    return nn.Sequential(
+        nn.Conv2d(in_channels, channels, 3, padding=1),
+        *body,
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(channels, num_classes),
+    )
+
+
+def gradient_norms(model: nn.Sequential, images: torch.Tensor, labels: torch.Tensor) -> list[float]:
+    """The gradient norm of each hidden convolution's weights for one batch's cross-entropy."""
+    model.zero_grad()
+    nn.functional.cross_entropy(model(images), labels).backward()
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)][1:]  # skip the stem
+    return [conv.weight.grad.norm().item() for conv in convs]

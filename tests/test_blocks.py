@@ -1,0 +1,131 @@
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torchvision import models as tvm
+
+import course_utils as cu
+from course_utils import blocks
+
+
+def test_basic_blocks_match_the_slide_formula():
+    for c in (64, 256):
+        assert cu.count_parameters(blocks.BasicBlock(c)) == 2 * (3 * 3 * c + 1) * c
+    assert cu.count_parameters(blocks.BasicBlock(64)) == 73_856
+    assert cu.count_parameters(blocks.BasicBlock(256)) == 1_180_160
+
+
+def test_bottleneck_matches_the_slide_formula():
+    assert (
+        cu.count_parameters(blocks.Bottleneck(256, 64))
+        == 256 * 64 + (3 * 3 * 64 + 1) * 64 + 64 * 256
+    )
+    assert cu.count_parameters(blocks.Bottleneck(256, 64)) == 69_696
+    x = torch.randn(2, 256, 7, 7)
+    assert blocks.Bottleneck()(x).shape == x.shape
+
+
+def test_resnext_block_matches_xie_et_al():
+    block = blocks.ResNeXtBlock(256, cardinality=32, width=4)
+    assert cu.count_parameters(block) == 32 * (256 * 4 + 3 * 3 * 4 * 4 + 4 * 256) == 70_144
+    assert block.conv2.groups == 32
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    c=st.sampled_from([2, 4, 8, 32]),
+    d=st.integers(1, 4),
+    channels=st.sampled_from([16, 64]),
+    seed=st.integers(0, 1000),
+)
+def test_resnext_block_equals_its_explicit_paths(c, d, channels, seed):
+    torch.manual_seed(seed)
+    block = blocks.ResNeXtBlock(channels, cardinality=c, width=d)
+    paths = blocks.to_paths(block)
+    assert len(paths.paths) == c
+    assert cu.count_parameters(paths) == cu.count_parameters(block)
+    x = torch.randn(2, channels, 6, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), paths(x), rtol=1e-4, atol=1e-4)
+
+
+def test_inception_3a_counts():
+    naive = blocks.InceptionNaive(192, 64, 128, 32)
+    reduced = blocks.Inception(*blocks.INCEPTION_3A)
+    assert cu.count_parameters(naive) == (193 * 64 + (9 * 192 + 1) * 128 + (25 * 192 + 1) * 32)
+    assert cu.count_parameters(reduced) == 163_696
+    assert cu.count_macs(naive, (192, 28, 28)) == 28 * 28 * (
+        192 * 64 + 9 * 192 * 128 + 25 * 192 * 32
+    )
+    x = torch.randn(1, 192, 28, 28)
+    assert naive(x).shape == (1, 416, 28, 28) and reduced(x).shape == (1, 256, 28, 28)
+
+
+def test_one_by_one_convolution_is_a_per_pixel_linear():
+    conv = torch.nn.Conv2d(8, 5, 1)
+    x = torch.randn(2, 8, 4, 3)
+    per_pixel = torch.einsum("oc,nchw->nohw", conv.weight[:, :, 0, 0], x) + conv.bias[:, None, None]
+    torch.testing.assert_close(conv(x), per_pixel)
+    assert len(blocks.mlpconv(3, (16, 16, 16), 5)) == 6
+
+
+def test_googlenet_2014():
+    net = blocks.googlenet_2014()
+    assert net(torch.rand(1, 3, 224, 224)).shape == (1, 1000)
+    assert cu.count_parameters(net) == 6_998_552
+    assert cu.count_parameters(cu.models.build("googlenet")) == 6_624_904
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnext50_32x4d"])
+def test_count_macs_matches_torchvision_gflops(name):
+    macs = cu.count_macs(cu.models.build(name), (3, 224, 224)) / 1e9
+    assert macs == pytest.approx(cu.models.weights_for(name).meta["_ops"], rel=0.01)
+
+
+def test_paper_resnets_reproduce_table_1():
+    for depth, gflops in blocks.PAPER_GFLOPS.items():
+        net = blocks.paper_resnet(depth)
+        assert [len(getattr(net, f"layer{i}")) for i in range(1, 5)] == blocks.RESNET_LAYERS[depth]
+        assert cu.count_macs(net, (3, 224, 224)) / 1e9 == pytest.approx(gflops, rel=0.02)
+    # torchvision's v1.5 ResNet-50 costs 4.1, the paper's 3.8 (3.86 before rounding down)
+    assert cu.count_macs(tvm.resnet50(), (3, 224, 224)) / 1e9 == pytest.approx(4.09, abs=0.01)
+    with pytest.raises(ValueError, match="table 1"):
+        blocks.paper_resnet(42)
+
+
+def test_shortcuts_keep_gradients_alive(digits):
+    train, _ = digits
+    x, y = train.images[:32], train.labels[:32]
+    torch.manual_seed(0)
+    plain = blocks.gradient_norms(blocks.deep_stack(20, 8, shortcuts=False), x, y)
+    torch.manual_seed(0)
+    residual = blocks.gradient_norms(blocks.deep_stack(20, 8, shortcuts=True), x, y)
+    assert len(plain) == len(residual) == 20
+    assert plain[0] / plain[-1] < 1e-3 < residual[0] / residual[-1]
+
+
+def test_zoo_comes_from_the_weights_metadata():
+    rows = cu.models.zoo()
+    names = {r["name"] for r in rows}
+    assert {
+        "alexnet",
+        "vgg19",
+        "googlenet",
+        "resnet50",
+        "resnext50_32x4d",
+        "wide_resnet50_2",
+    } <= names
+    resnext = next(r for r in rows if r["name"] == "resnext50_32x4d" and r["recipe"] == "V1")
+    assert resnext["params"] * 1e6 == pytest.approx(25_028_904)
+    assert (
+        resnext["top1"]
+        == tvm.ResNeXt50_32X4D_Weights.IMAGENET1K_V1.meta["_metrics"]["ImageNet-1K"]["acc@1"]
+    )
+    fig = cu.plots.plot_model_zoo(rows)
+    assert len(fig.axes[0].collections) == len(rows)
+
+
+def test_markdown_table():
+    table = cu.counting.markdown_table(["a", "b"], [("x", 1234567), ("y", 0.5)])
+    assert "| x | 1,234,567 |" in table._repr_markdown_()
+    assert table.rows["y"] == [0.5]
