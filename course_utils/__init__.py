@@ -13,9 +13,11 @@ from .augment import (
 from .config import device, seed_everything
 from .counting import count_macs, count_parameters, layer_table
 from .data import imagenet_classes, load_mnist
+from .doctor import doctor
 from .fcn import convolutionize
 from .images import ImageLoadError, load_image, sample_images
 from .models import LeNet5, activations, classify, pretrained
+from .plots import present
 from .train import History, evaluate, fit, predict
 
 
@@ -46,6 +48,7 @@ __all__ = [
     "counting",
     "data",
     "device",
+    "doctor",
     "evaluate",
     "fcn",
     "fit",
@@ -57,6 +60,7 @@ __all__ = [
     "models",
     "plots",
     "predict",
+    "present",
     "pretrained",
     "sample_images",
     "seed_everything",

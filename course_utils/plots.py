@@ -431,3 +431,31 @@ def plot_model_zoo(rows: Sequence[dict]) -> Figure:
         markerscale=0.5,
     )
     return fig
+
+
+_DEFAULTS: dict = {}
+
+
+def present(on: bool = True, *, scale: float = 1.6) -> None:
+    """Presenting mode: larger figures and fonts for a projector; present(False) undoes it."""
+    keys = (
+        "figure.dpi",
+        "font.size",
+        "axes.titlesize",
+        "axes.labelsize",
+        "xtick.labelsize",
+        "ytick.labelsize",
+        "legend.fontsize",
+        "lines.linewidth",
+        "lines.markersize",
+    )
+    if not _DEFAULTS:
+        _DEFAULTS.update({k: plt.rcParams[k] for k in keys})
+    plt.rcParams.update(_DEFAULTS)
+    if on:
+        for k in keys:
+            value = plt.rcParams[k]
+            if isinstance(value, int | float):
+                plt.rcParams[k] = value * scale
+            else:  # named sizes ("large"): scale the base font instead
+                continue

@@ -372,3 +372,145 @@ class HeatmapExplorer(W.VBox):
 def heatmap_explorer(model: str = "alexnet", image: str = "cat") -> HeatmapExplorer:
     """A HeatmapExplorer starting on `model` and `image`."""
     return HeatmapExplorer(model, image)
+
+
+def mnist_style(ink: torch.Tensor) -> torch.Tensor:
+    """A drawing (H×W, ink in [0, 1]) as MNIST prepares digits: 1×28×28.
+
+    As LeCun et al. did: the digit's bounding box scaled to fit 20×20 (keeping its shape), then
+    placed in a 28×28 image so that its centre of mass is at the centre.
+    """
+    rows = ink.sum(1).nonzero()
+    cols = ink.sum(0).nonzero()
+    if len(rows) == 0:
+        return torch.zeros(1, 28, 28)
+    box = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = box.shape
+    scale = 20 / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    small = nn.functional.interpolate(box[None, None], size=size, mode="area")[0, 0]
+    out = torch.zeros(28, 28)
+    ys, xs = torch.meshgrid(torch.arange(size[0]), torch.arange(size[1]), indexing="ij")
+    total = small.sum().clamp_min(1e-6)
+    cy, cx = float((ys * small).sum() / total), float((xs * small).sum() / total)
+    top = min(max(round(14 - cy - 0.5), 0), 28 - size[0])
+    left = min(max(round(14 - cx - 0.5), 0), 28 - size[1])
+    out[top : top + size[0], left : left + size[1]] = small
+    return out.clamp(0, 1)[None]
+
+
+class DrawingPad(W.HBox):
+    """Draw a digit with the mouse; LeNet5's ten probabilities follow as you draw.
+
+    Tests and scripts can draw too: `pad.draw([(x0, y0), (x1, y1), ...])` is one stroke.
+    """
+
+    SIZE = 280  # pixels on screen: ten per MNIST pixel
+    PEN = 22  # stroke width, about two MNIST pixels, like MNIST's pen
+
+    def __init__(self, model: nn.Module) -> None:
+        from ipycanvas import Canvas
+
+        self.model = model.eval()
+        self.canvas = Canvas(
+            width=self.SIZE,
+            height=self.SIZE,
+            layout=W.Layout(
+                width=f"{self.SIZE}px", height=f"{self.SIZE}px", border="1px solid #888"
+            ),
+        )
+        self.ink = torch.zeros(self.SIZE, self.SIZE)
+        self.digit = torch.zeros(1, 28, 28)
+        self.probabilities = torch.full((10,), 0.1)
+        self.summary = W.HTML("Draw a digit in the black square.")
+        self.bars = W.HTML()
+        self.clear_button = W.Button(description="clear", icon="eraser")
+        self._last: tuple[float, float] | None = None
+        self._clear_canvas()
+        self.canvas.on_mouse_down(self._down)
+        self.canvas.on_mouse_move(self._move)
+        self.canvas.on_mouse_up(self._up)
+        self.canvas.on_mouse_out(self._up)
+        self.clear_button.on_click(lambda _b: self.clear())
+        super().__init__(
+            [W.VBox([self.canvas, self.clear_button]), W.VBox([self.summary, self.bars])]
+        )
+        self._show()
+
+    def _clear_canvas(self) -> None:
+        self.canvas.fill_style = "black"
+        self.canvas.fill_rect(0, 0, self.SIZE, self.SIZE)
+        self.canvas.stroke_style = "white"
+        self.canvas.line_width = self.PEN
+        self.canvas.line_cap = "round"
+
+    def clear(self) -> None:
+        """Wipe the pad."""
+        self.ink.zero_()
+        self._clear_canvas()
+        self.digit = torch.zeros(1, 28, 28)
+        self.probabilities = torch.full((10,), 0.1)
+        self.summary.value = "Draw a digit in the black square."
+        self._show()
+
+    def _stamp(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        """Ink a thick segment into the Python-side copy of the drawing."""
+        steps = int(max(abs(x1 - x0), abs(y1 - y0)) / 2) + 1
+        ys, xs = torch.meshgrid(torch.arange(self.SIZE), torch.arange(self.SIZE), indexing="ij")
+        r = self.PEN / 2
+        for t in torch.linspace(0, 1, steps).tolist():
+            cx, cy = x0 + (x1 - x0) * t, y0 + (y1 - y0) * t
+            lo_y, hi_y = max(int(cy - r), 0), min(int(cy + r) + 2, self.SIZE)
+            lo_x, hi_x = max(int(cx - r), 0), min(int(cx + r) + 2, self.SIZE)
+            patch = (ys[lo_y:hi_y, lo_x:hi_x] - cy) ** 2 + (xs[lo_y:hi_y, lo_x:hi_x] - cx) ** 2
+            self.ink[lo_y:hi_y, lo_x:hi_x][patch <= r * r] = 1.0
+
+    def _down(self, x: float, y: float) -> None:
+        self._last = (x, y)
+        self._move(x, y)
+
+    def _move(self, x: float, y: float) -> None:
+        if self._last is None:
+            return
+        x0, y0 = self._last
+        self.canvas.stroke_line(x0, y0, x, y)
+        self._stamp(x0, y0, x, y)
+        self._last = (x, y)
+
+    def _up(self, x: float, y: float) -> None:
+        if self._last is not None:
+            self._move(x, y)
+            self._last = None
+            self.predict()
+
+    def draw(self, points: list[tuple[float, float]]) -> None:
+        """One stroke through `points` (canvas pixels), as the mouse would draw it."""
+        self._down(*points[0])
+        for p in points[1:]:
+            self._move(*p)
+        self._up(*points[-1])
+
+    @torch.no_grad()
+    def predict(self) -> None:
+        """Classify what is drawn now."""
+        self.digit = mnist_style(self.ink)
+        device = next(self.model.parameters()).device
+        self.probabilities = torch.softmax(self.model(self.digit[None].to(device)), 1)[0].cpu()
+        guess = int(self.probabilities.argmax())
+        self.summary.value = f"LeNet5 says <b>{guess}</b> with {self.probabilities[guess]:.1%}"
+        self._show()
+
+    def _show(self) -> None:
+        guess = int(self.probabilities.argmax())
+        rows = "".join(
+            f"<div style='display:flex;align-items:center;gap:6px;font-family:monospace'>"
+            f"<span>{d}</span><div style='background:{'#009e73' if d == guess else '#999'};"
+            f"height:14px;width:{p * 220:.0f}px'></div><span>{p:.1%}</span></div>"
+            for d, p in enumerate(self.probabilities.tolist())
+        )
+        self.bars.value = rows
+
+
+def drawing_pad(model: nn.Module) -> DrawingPad:
+    """A DrawingPad for a trained LeNet5."""
+    return DrawingPad(model)

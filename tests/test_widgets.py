@@ -106,3 +106,34 @@ def test_classifier_explorer_survives_every_bad_upload(tmp_path, monkeypatch):
     assert explorer.picker.name == "my_rocket.jpg"
     assert "my_rocket.jpg through resnet18" in explorer.status.value
     assert not torch.equal(explorer.prediction.probabilities, good)
+
+
+def test_drawing_pad_classifies_what_is_drawn(digits):
+    train, test = digits
+    cu.seed_everything(0)
+    model = cu.LeNet5()
+    cu.fit(model, train, test, epochs=3, lr=3e-3, quiet=True)
+    pad = cu.widgets.drawing_pad(model)
+    assert "Draw a digit" in pad.summary.value
+    pad.draw([(140, 40), (140, 140), (141, 240)])  # a vertical stroke
+    digit = pad.digit[0]
+    assert digit.shape == (28, 28) and float(digit.max()) > 0.9
+    cols = digit.sum(0).nonzero().flatten()
+    assert 10 <= int(cols.float().mean()) <= 17  # centred, as MNIST's digits are
+    assert int(pad.probabilities.argmax()) == 1
+    assert "says <b>1</b>" in pad.summary.value
+    torch.testing.assert_close(pad.probabilities.sum(), torch.tensor(1.0))
+    pad.clear()
+    assert float(pad.ink.sum()) == 0 and "Draw a digit" in pad.summary.value
+
+
+def test_mnist_style_centres_by_mass():
+    ink = torch.zeros(280, 280)
+    ink[20:60, 200:220] = 1.0  # a small blob in a corner
+    digit = cu.widgets.mnist_style(ink)[0]
+    ys, xs = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    total = digit.sum()
+    assert abs(float((ys * digit).sum() / total) - 13.5) <= 1.0
+    assert abs(float((xs * digit).sum() / total) - 13.5) <= 1.0
+    assert digit.nonzero()[:, 0].max() - digit.nonzero()[:, 0].min() + 1 == 20  # fits 20 rows
+    assert float(cu.widgets.mnist_style(torch.zeros(10, 10)).sum()) == 0

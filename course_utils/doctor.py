@@ -1,0 +1,98 @@
+"""doctor(): one call at the start of a lab session that says what works and what is missing."""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import platform
+import socket
+from dataclasses import dataclass, field
+
+import torch
+
+from . import config, data, models
+
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "ipywidgets",
+    "matplotlib",
+    "jupyterlab",
+    "mlxtend",
+    "scikit-image",
+    "pillow",
+    "course_utils",
+)
+
+
+@dataclass
+class Diagnosis:
+    """What doctor() found; printed as a short report."""
+
+    versions: dict[str, str] = field(default_factory=dict)
+    device: str = "cpu"
+    online: bool = False
+    mnist: bool = False
+    weights: dict[str, bool] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = ["Versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items())]
+        lines.append(f"Device: {self.device}")
+        lines.append(f"Network: {'reachable' if self.online else 'not reachable (offline)'}")
+        lines.append(f"MNIST: {'cached' if self.mnist else 'not cached'} in {config.data_dir()}")
+        cached = [n for n, ok in self.weights.items() if ok]
+        lines.append(
+            f"Weights cache {config.torch_home() / 'hub' / 'checkpoints'}: "
+            f"{len(cached)} of {len(self.weights)} models"
+            + (f" ({', '.join(cached)})" if cached else "")
+        )
+        if self.missing:
+            lines.append("Missing:")
+            lines += [f"  - {m}" for m in self.missing]
+        else:
+            lines.append("Nothing is missing: every notebook runs at full strength.")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _online(host: str = "download.pytorch.org", timeout: float = 2.0) -> bool:
+    if config.is_offline():
+        return False
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def doctor(*, show: bool = True) -> Diagnosis:
+    """Print versions, the device, the network, the caches, and what is missing."""
+    d = Diagnosis()
+    d.versions["python"] = platform.python_version()
+    for name in PACKAGES:
+        try:
+            d.versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            d.missing.append(f"the package {name}: pip install -r requirements.txt")
+    dev = config.device()
+    d.device = str(dev)
+    if dev.type == "cuda":
+        d.device += f" ({torch.cuda.get_device_name(dev)})"
+    elif dev.type == "cpu":
+        d.device += f" ({torch.get_num_threads()} threads; no GPU found)"
+    d.online = _online()
+    d.mnist = data._raw_files_present(config.data_dir() / "MNIST")
+    d.weights = {name: models.weights_file(name).is_file() for name in models.PRETRAINED}
+    fix = "run `python -m course_utils.prefetch` once online"
+    if not d.mnist:
+        d.missing.append(f"full MNIST (the notebooks use 5,000 shipped digits instead): {fix}")
+    absent = [n for n, ok in d.weights.items() if not ok]
+    if absent:
+        d.missing.append(
+            f"pretrained weights for {', '.join(absent)} "
+            f"(predictions will say 'untrained weights'): {fix}"
+        )
+    if show:
+        print(d)
+    return d

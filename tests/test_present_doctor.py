@@ -1,0 +1,36 @@
+import matplotlib.pyplot as plt
+
+import course_utils as cu
+
+
+def test_present_makes_figures_and_fonts_larger_and_undoes_it():
+    before = plt.rcParams["figure.dpi"], plt.rcParams["font.size"]
+    try:
+        cu.present(scale=2.0)
+        fig = cu.plots.history_figure()
+        assert fig.dpi == 2 * before[0]
+        assert plt.rcParams["font.size"] == 2 * before[1]
+        cu.present(scale=2.0)  # twice is the same as once
+        assert plt.rcParams["font.size"] == 2 * before[1]
+    finally:
+        cu.present(False)
+    assert (plt.rcParams["figure.dpi"], plt.rcParams["font.size"]) == before
+
+
+def test_doctor_reports_versions_device_network_and_caches(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    d = cu.doctor()
+    out = capsys.readouterr().out
+    assert d.versions["torch"] and d.versions["course_utils"] == "0.1.0"
+    assert "Device: " + str(cu.device()) in out
+    assert "not reachable" in out and d.online is False
+    assert d.weights == {name: False for name in cu.models.PRETRAINED}
+    assert any("prefetch" in m and "resnet50" in m for m in d.missing)
+    assert any("MNIST" in m for m in d.missing)
+    # with one weights file in the cache it is counted
+    path = cu.models.weights_file("resnet18")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"x")
+    assert cu.doctor(show=False).weights["resnet18"] is True
