@@ -73,7 +73,7 @@ def _check_writable(folder: Path) -> None:
 
 
 def _torchvision_mnist(
-    root: Path, download: bool, mirrors: Sequence[str] | None
+    root: Path, download: bool, mirrors: Sequence[str] | None, *, quiet: bool = True
 ) -> tuple[TensorImageDataset, TensorImageDataset]:
     """Full MNIST through torchvision; raises OSError/RuntimeError when it can't be had."""
     from torchvision.datasets import MNIST
@@ -81,12 +81,14 @@ def _torchvision_mnist(
     # torchvision's raw folder is named after the class, so the subclass keeps the name.
     cls = MNIST if mirrors is None else type("MNIST", (MNIST,), {"mirrors": list(mirrors)})
     folder = root / "MNIST"
-    quiet = io.StringIO()  # torchvision prints every failed mirror; we say it once, clearly
-    with (
-        config.network_timeout(),
-        contextlib.redirect_stdout(quiet),
-        contextlib.redirect_stderr(quiet),
-    ):
+    # torchvision prints every failed mirror; load_mnist says it once, clearly. The course
+    # pack (quiet=False) shows torchvision's own progress bars instead.
+    sink = io.StringIO()
+    hush = contextlib.ExitStack()
+    if quiet:
+        hush.enter_context(contextlib.redirect_stdout(sink))
+        hush.enter_context(contextlib.redirect_stderr(sink))
+    with config.network_timeout(), hush:
         try:
             train = cls(str(root), train=True, download=download)
             test = cls(str(root), train=False, download=download)

@@ -11,9 +11,7 @@ non-zero, saying what it could not get, when something is missing.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
-import io
 import re
 import sys
 from collections.abc import Sequence
@@ -47,8 +45,9 @@ def fetch_mnist(root: Path, mirror: str | None = None) -> tuple[bool, str]:
     if not present:
         data._check_writable(folder)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            train, test = data._torchvision_mnist(root, True, [mirror] if mirror else None)
+        train, test = data._torchvision_mnist(
+            root, True, [mirror] if mirror else None, quiet=present
+        )
     except data.MNISTError as err:
         return False, str(err)
     except Exception as err:
