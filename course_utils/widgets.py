@@ -20,6 +20,14 @@ from .models import PRETRAINED, activations, classify, pretrained, weights_for
 from .train import as_tensors
 
 
+def _replace(output: W.Output, *figures) -> None:
+    """Show `figures` in `output` in place of what it showed (no flicker: wait=True)."""
+    output.clear_output(wait=True)
+    with output:
+        for figure in figures:
+            display(figure)
+
+
 class DigitExplorer(W.VBox):
     """Pick a test digit; see it, the network's ten probabilities and its feature maps.
 
@@ -96,11 +104,14 @@ class DigitExplorer(W.VBox):
             f"with {self.probabilities[guess]:.1%} "
             f"(<span style='color:{color}'>{verdict}</span>)"
         )
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(plots.plot_digit_prediction(self.images[i], self.probabilities, label=label))
-            for name, maps in self.feature_maps.items():
-                display(plots.plot_feature_maps(maps, title=f"{name} (after the convolution)"))
+        _replace(
+            self.output,
+            plots.plot_digit_prediction(self.images[i], self.probabilities, label=label),
+            *(
+                plots.plot_feature_maps(maps, title=f"{name} (after the convolution)")
+                for name, maps in self.feature_maps.items()
+            ),
+        )
 
 
 def digit_explorer(model: nn.Module, dataset, **kwargs) -> DigitExplorer:
@@ -202,9 +213,7 @@ class AugmentationExplorer(W.VBox):
             f"{', mirrored' if self.flip.value else ''}; RGB offset "
             f"({offset[0]:+.3f}, {offset[1]:+.3f}, {offset[2]:+.3f})"
         )
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(plots.plot_augmentation(resized, self.result, top, left, self.size))
+        _replace(self.output, plots.plot_augmentation(resized, self.result, top, left, self.size))
 
 
 def augmentation_explorer(image: str = "cat") -> AugmentationExplorer:
@@ -272,9 +281,7 @@ class ClassifierExplorer(W.VBox):
         )
         caption = "" if model.is_pretrained else "<caption>untrained weights</caption>"
         self.table.value = f"<table>{caption}{rows}</table>"
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(plots.plot_top_predictions(self.prediction))
+        _replace(self.output, plots.plot_top_predictions(self.prediction))
 
 
 def classifier_explorer(model: str = "resnet50", image: str = "cat") -> ClassifierExplorer:
@@ -362,11 +369,10 @@ class HeatmapExplorer(W.VBox):
         c = self.class_picker.value
         name = model.weights.meta["categories"][c]
         label = "" if model.is_pretrained else " (UNTRAINED WEIGHTS)"
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(
-                plots.plot_overlay(self.picker.image, self.probabilities[c], title=f"{name}{label}")
-            )
+        overlay = plots.plot_overlay(
+            self.picker.image, self.probabilities[c], title=f"{name}{label}"
+        )
+        _replace(self.output, overlay)
 
 
 def heatmap_explorer(model: str = "alexnet", image: str = "cat") -> HeatmapExplorer:
