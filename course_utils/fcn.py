@@ -94,8 +94,9 @@ def _adaptive_as_fixed(layer: nn.Module, height: int, width: int) -> nn.Module |
             "choose an input_size whose map it divides."
         )
     kernel = (height // oh, width // ow)
-    pool = nn.AdaptiveAvgPool2d if isinstance(layer, nn.AdaptiveAvgPool2d) else None
-    return nn.AvgPool2d(kernel, kernel) if pool else nn.MaxPool2d(kernel, kernel)
+    if isinstance(layer, nn.AdaptiveAvgPool2d):
+        return nn.AvgPool2d(kernel, kernel)
+    return nn.MaxPool2d(kernel, kernel)
 
 
 def convolutionize(
@@ -157,18 +158,14 @@ def convolutionize(
         ]
         return nn.Sequential(OrderedDict(zip(keys, (m for _, m in named), strict=True)))
 
-    fcn = nn.Sequential(
-        OrderedDict(
-            [
-                (
-                    "features",
-                    block([p for p in features if not p[0].startswith("avgpool")], "features"),
-                )
-            ]
-            + [(n, m) for n, m in features if n.startswith("avgpool")]
-            + [("classifier", block(classifier, "classifier"))]
-        )
-    )
+    spatial = [p for p in features if p[0] != "avgpool"]
+    pooled = [p for p in features if p[0] == "avgpool"]  # there only if not the identity
+    parts = [
+        ("features", block(spatial, "features")),
+        *pooled,
+        ("classifier", block(classifier, "classifier")),
+    ]
+    fcn = nn.Sequential(OrderedDict(parts))
     if isinstance(model_or_layers, nn.Module):
         fcn.train(model_or_layers.training)
     return fcn
