@@ -54,3 +54,18 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     command = re.search(r"^(python3 -m venv .*pytest.*)$", ci, re.M).group(1)
     assert command in readme
+
+
+def test_notebooks_carry_slide_metadata_and_warn_before_heavy_cells():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        kinds = [c["metadata"]["slideshow"]["slide_type"] for c in cells]
+        assert kinds[0] == "slide", path.name
+        for cell, kind in zip(cells, kinds, strict=True):
+            if cell["cell_type"] == "markdown" and "".join(cell["source"]).startswith("## "):
+                assert kind == "slide", f"{path.name}: a section that is not a slide"
+        for before, cell in zip(cells, cells[1:], strict=False):
+            source = "".join(cell["source"])
+            heavy = "cu.fit(" in source or "224, 32)" in source or "paper_resnet(depth)" in source
+            if cell["cell_type"] == "code" and heavy:
+                assert "⏱" in "".join(before["source"]), f"{path.name}: heavy cell without ⏱"
