@@ -305,7 +305,7 @@ def plot_class_heatmaps(
     stride: int = 4,
     window: int = 28,
 ) -> Figure:
-    """The canvas, then one map per class of where the network sees that class."""
+    """The canvas, then one map per class: where the network gives that class 30% or more."""
     maps = probabilities if mask is None else probabilities * mask
     k = len(classes)
     fig = _figure(12, 1.9 * (1 + -(-k // 4)))
@@ -325,7 +325,7 @@ def plot_class_heatmaps(
     for c in range(k):
         a = fig.add_subplot(grid[1 + c // 4, c % 4])
         a.imshow(canvas[0].numpy(), cmap="gray")
-        shown = np.ma.masked_less(maps[c].numpy(), 0.05)  # only where the class is seen
+        shown = np.ma.masked_less(maps[c].numpy(), 0.3)  # where the class gets 30% or more
         a.imshow(shown, cmap="autumn_r", vmin=0, vmax=1, alpha=0.8, extent=extent)
         a.set_xlim(0, canvas.shape[-1])
         a.set_ylim(canvas.shape[-2], 0)
