@@ -10,7 +10,7 @@ from .augment import (
     PCAColorAugmentation,
     ten_crop_predict,
 )
-from .config import device, seed_everything
+from .config import device, evaluating, model_device, seed_everything
 from .counting import count_macs, count_parameters, layer_table
 from .data import imagenet_classes, load_mnist
 from .doctor import doctor
@@ -50,6 +50,7 @@ __all__ = [
     "device",
     "doctor",
     "evaluate",
+    "evaluating",
     "fcn",
     "fit",
     "imagenet_classes",
@@ -57,6 +58,7 @@ __all__ = [
     "load_image",
     "layer_table",
     "load_mnist",
+    "model_device",
     "models",
     "plots",
     "predict",

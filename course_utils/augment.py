@@ -9,6 +9,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from . import config
 from .counting import Report
 
 
@@ -33,7 +34,8 @@ class RandomShift(nn.Module):
         n, _, h, w = x.shape
         p = self.pixels
         padded = nn.functional.pad(x, (p, p, p, p))  # N x C x (H+2p) x (W+2p)
-        dy, dx = torch.randint(0, 2 * p + 1, (2, n), device=x.device)
+        shifts = torch.randint(0, 2 * p + 1, (2, n), device=x.device)
+        dy, dx = shifts[0], shifts[1]  # (not unbind: the lazy device test mishandles it)
         rows = (torch.arange(h, device=x.device) + dy[:, None])[:, :, None]  # N x H x 1
         cols = (torch.arange(w, device=x.device) + dx[:, None])[:, None, :]  # N x 1 x W
         out = padded[
@@ -150,7 +152,6 @@ def crop(image, top: int, left: int, size: int = 224, *, flip: bool = False):
     return F.horizontal_flip(out) if flip else out
 
 
-@torch.no_grad()
 def ten_crop_predict(
     model: nn.Module, image: torch.Tensor, *, size: int = 224, flips: bool = True
 ) -> torch.Tensor:
@@ -162,13 +163,10 @@ def ten_crop_predict(
     crops = F.ten_crop(image, [size, size])  # 10 tensors: corners and centre, then mirrored
     batch = torch.stack(crops[:10] if flips else crops[:5])  # K x (N x) C x size x size
     k = batch.shape[0]
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    logits = model(batch.reshape(-1, *batch.shape[-3:]).to(device))
-    model.train(was_training)
-    probs = torch.softmax(logits, dim=-1).reshape(k, *batch.shape[1:-3], -1)
-    return probs.mean(0).cpu()
+    with config.evaluating(model) as dev:
+        logits = model(batch.reshape(-1, *batch.shape[-3:]).to(dev))
+        probs = torch.softmax(logits, dim=-1).reshape(k, *batch.shape[1:-3], -1)
+        return probs.mean(0).cpu()
 
 
 def _accuracy(probabilities: torch.Tensor, labels: torch.Tensor) -> float:

@@ -12,6 +12,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from . import config
+
 
 def mlpconv(in_channels: int, channels: tuple[int, ...], kernel_size: int, **conv) -> nn.Sequential:
     """Network in network's MLP convolution: a k×k convolution, then 1×1 ones (Lin et al. 2014)."""
@@ -202,6 +204,7 @@ def to_paths(block: ResNeXtBlock) -> ResNeXtPaths:
     """`block` rewritten as explicit separate pathways, with its weights (the same function)."""
     c, d = block.cardinality, block.width
     paths = ResNeXtPaths(block.conv1.in_channels, cardinality=c, width=d)
+    paths.to(block.conv1.weight.device, block.conv1.weight.dtype)  # copies stay on one device
     with torch.no_grad():
         for i, path in enumerate(paths.paths):
             group = slice(i * d, (i + 1) * d)
@@ -212,7 +215,7 @@ def to_paths(block: ResNeXtBlock) -> ResNeXtPaths:
             ):
                 assert mine.shape == theirs.shape, (mine.shape, theirs.shape)
                 mine.copy_(theirs)
-    return paths.to(block.conv1.weight.device)
+    return paths
 
 
 # --- whole ResNets as in He et al. 2015, table 1 ------------------------------------------
@@ -277,6 +280,7 @@ def deep_stack(
 def gradient_norms(model: nn.Sequential, images: torch.Tensor, labels: torch.Tensor) -> list[float]:
     """The gradient norm of each hidden convolution's weights for one batch's cross-entropy."""
     model.zero_grad()
-    nn.functional.cross_entropy(model(images), labels).backward()
+    dev = config.model_device(model)
+    nn.functional.cross_entropy(model(images.to(dev)), labels.to(dev)).backward()
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)][1:]  # skip the stem
     return [conv.weight.grad.norm().item() for conv in convs]

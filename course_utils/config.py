@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import html
+import itertools
 import os
 import random
 import socket
 import sys
+import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import torch
+from torch import nn
 
 # Where the course lives; the Colab setup cells and the badges use this one value.
 REPO_URL = "https://github.com/cnn-course/image-classification"
@@ -54,6 +59,23 @@ def network_timeout(seconds: float = NETWORK_TIMEOUT_S) -> Iterator[None]:
         socket.setdefaulttimeout(old)
 
 
+def reachable(url_or_host: str, timeout: float = 2.0) -> bool:
+    """True when a connection to the address's host (port 443 unless the URL says) opens in time.
+
+    Checked before a download, so that a machine without network skips the attempt at once
+    instead of announcing a download that cannot happen. COURSE_OFFLINE=1 answers False.
+    """
+    if is_offline():
+        return False
+    parts = urlsplit(url_or_host if "//" in url_or_host else f"//{url_or_host}")
+    port = parts.port or (80 if parts.scheme == "http" else 443)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def short_error(err: BaseException) -> str:
     """The most telling line of an exception: its last non-empty line, with its type."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
@@ -85,12 +107,108 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """The device `model` lives on: its parameters', else its buffers', else the CPU."""
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[torch.device]:
+    """Run `model` for inference: eval mode and no gradients inside, the model's device yielded.
+
+    On the way out, every submodule gets back its own mode (a frozen BatchNorm stays frozen),
+    also when the body raises. The functions that take a model all run through this, then move
+    their inputs to the yielded device and return their results on the CPU.
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model_device(model)
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
 def seed_everything(seed: int = 0) -> int:
     """Seed Python, NumPy and torch (all devices) so that a rerun gives the same numbers."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds CUDA and MPS
     return seed
+
+
+class CourseWarning(UserWarning):
+    """Something the student must know about, such as untrained weights standing in."""
+
+
+def warn(text: str, *, stacklevel: int = 2) -> None:
+    """Report a problem once: a coloured note in a notebook, a CourseWarning elsewhere."""
+    if in_notebook():
+        note(text)
+    else:
+        warnings.warn(text, CourseWarning, stacklevel=stacklevel + 1)
+
+
+class Progress:
+    """A progress bar that a saved notebook keeps in its final state.
+
+    In a notebook it is HTML shown through a display handle, which each update replaces, so
+    the executed copy holds the last state (a tqdm widget would save as "0%"). Elsewhere it is
+    tqdm's text bar. Updates are shown at most every `interval` seconds, and at close.
+    """
+
+    def __init__(self, total: int, *, desc: str, unit: str, interval: float = 0.25) -> None:
+        self.total, self.desc, self.unit, self.interval = total, desc, unit, interval
+        self.n, self.postfix, self.start, self.shown = 0, "", time.perf_counter(), 0.0
+        self.handle = self.bar = None
+        if in_notebook():
+            from IPython.display import display
+
+            self.handle = display(self._bundle(), raw=True, display_id=True)
+        else:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit=unit, mininterval=interval)
+
+    def _text(self) -> str:
+        elapsed = time.perf_counter() - self.start
+        rate = f", {self.n / elapsed:,.0f} {self.unit}/s" if elapsed > 0 and self.n else ""
+        done = f"{self.n / self.total:.0%}" if self.total else "100%"
+        tail = f", {self.postfix}" if self.postfix else ""
+        counts = f"{self.n:,}/{self.total:,} {self.unit}, {elapsed:.1f} s{rate}{tail}"
+        return f"{self.desc}: {done} ({counts})"
+
+    def _bundle(self) -> dict:
+        text = self._text()
+        bar = (
+            f'<progress value="{self.n}" max="{max(self.total, 1)}" '
+            'style="width:320px;vertical-align:middle"></progress> '
+            f"<span style='font-family:monospace'>{html.escape(text)}</span>"
+        )
+        return {"text/plain": text, "text/html": bar}
+
+    def update(self, n: int = 1, *, postfix: str | None = None, force: bool = False) -> None:
+        """Count `n` more steps; `postfix` replaces the text after the counts."""
+        self.n += n
+        if postfix is not None:
+            self.postfix = postfix
+        if self.bar is not None:
+            if postfix is not None:
+                self.bar.set_postfix_str(postfix, refresh=False)
+            self.bar.update(n)
+        elif force or time.perf_counter() - self.shown >= self.interval:
+            self.handle.update(self._bundle(), raw=True)
+            self.shown = time.perf_counter()
+
+    def close(self) -> None:
+        """Show the final state."""
+        if self.bar is not None:
+            self.bar.close()
+        else:
+            self.handle.update(self._bundle(), raw=True)
 
 
 def note(text: str) -> None:

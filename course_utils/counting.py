@@ -9,27 +9,18 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from . import config
+
 
 def count_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:
     """The number of parameters (weights and biases) in `module`."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
-def _probe(model: nn.Module, input_size: Sequence[int]) -> torch.Tensor:
-    """One all-zero input of shape `input_size`, on the model's device, with a batch of 1."""
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    return torch.zeros(1, *input_size, device=device)
-
-
 def _run_counted(model: nn.Module, input_size: Sequence[int]) -> FlopCounterMode:
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(_probe(model, input_size))
-    finally:
-        model.train(was_training)
+    """Run one all-zero input of shape `input_size` (batch of 1) through the model, counted."""
+    with config.evaluating(model) as dev, FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, *input_size, device=dev))
     return counter
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import platform
-import socket
 from dataclasses import dataclass, field
 
 import torch
@@ -56,16 +55,6 @@ class Diagnosis:
     __repr__ = __str__
 
 
-def _online(host: str = "download.pytorch.org", timeout: float = 2.0) -> bool:
-    if config.is_offline():
-        return False
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def doctor(*, show: bool = True) -> Diagnosis:
     """Print versions, the device, the network, the caches, and what is missing."""
     d = Diagnosis()
@@ -81,7 +70,7 @@ def doctor(*, show: bool = True) -> Diagnosis:
         d.device += f" ({torch.cuda.get_device_name(dev)})"
     elif dev.type == "cpu":
         d.device += f" ({torch.get_num_threads()} threads; no GPU found)"
-    d.online = _online()
+    d.online = config.reachable("download.pytorch.org")
     d.mnist = data._raw_files_present(config.data_dir() / "MNIST")
     d.weights = {name: models.weights_file(name).is_file() for name in models.PRETRAINED}
     fix = "run `python -m course_utils.prefetch` once online"

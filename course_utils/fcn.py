@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
+from . import config
+
 # Layers that work on maps of any size and carry over unchanged.
 PASS_THROUGH = (
     nn.ReLU,
@@ -70,7 +72,14 @@ def _conv_from_linear(linear: nn.Linear, channels: int, height: int, width: int)
             f"{linear} expects {linear.in_features} inputs but follows a map of "
             f"{channels}×{height}×{width} = {channels * height * width}."
         )
-    conv = nn.Conv2d(channels, linear.out_features, (height, width), bias=linear.bias is not None)
+    conv = nn.Conv2d(
+        channels,
+        linear.out_features,
+        (height, width),
+        bias=linear.bias is not None,
+        device=linear.weight.device,
+        dtype=linear.weight.dtype,
+    )
     weight = linear.weight.detach().reshape(linear.out_features, channels, height, width)
     assert conv.weight.shape == weight.shape  # out x C x H x W
     with torch.no_grad():
@@ -78,7 +87,7 @@ def _conv_from_linear(linear: nn.Linear, channels: int, height: int, width: int)
         if linear.bias is not None:
             assert conv.bias.shape == linear.bias.shape
             conv.bias.copy_(linear.bias)
-    return conv.to(linear.weight.device, linear.weight.dtype)
+    return conv
 
 
 def _adaptive_as_fixed(layer: nn.Module, height: int, width: int) -> nn.Module | None:
@@ -112,8 +121,7 @@ def convolutionize(
     The input model is not changed.
     """
     layers = _layers(model_or_layers)
-    first = next((m for _, m in layers if any(True for _ in m.parameters())), None)
-    device = first.weight.device if first is not None and hasattr(first, "weight") else "cpu"
+    device = config.model_device(nn.Sequential(*(m for _, m in layers)))
     x = torch.zeros(1, *input_size, device=device)
     features: list[tuple[str, nn.Module]] = []
     classifier: list[tuple[str, nn.Module]] = []
@@ -176,53 +184,47 @@ def output_positions(input_size: int, base: int, stride: int) -> int:
     return (input_size - base) // stride + 1
 
 
-@torch.no_grad()
 def heatmap(fcn: nn.Module, image: torch.Tensor) -> torch.Tensor:
     """Class probabilities at every position: C×H×W image -> classes × h × w (on the CPU)."""
-    device = next(fcn.parameters()).device
-    was_training = fcn.training
-    fcn.eval()
-    out = fcn(image.unsqueeze(0).to(device))[0]  # classes x h x w
-    fcn.train(was_training)
-    return torch.softmax(out, dim=0).cpu()
+    with config.evaluating(fcn) as dev:
+        out = fcn(image.unsqueeze(0).to(dev))[0]  # classes x h x w
+        return torch.softmax(out, dim=0).cpu()
 
 
-@torch.no_grad()
 def sliding_window(model: nn.Module, image: torch.Tensor, size: int, stride: int) -> torch.Tensor:
     """The original network on every size×size crop, `stride` apart: classes × h × w logits."""
     _, height, width = image.shape
     rows, cols = output_positions(height, size, stride), output_positions(width, size, stride)
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = torch.stack(
-        [
-            torch.stack(
-                [
-                    model(
-                        image[
-                            None, :, i * stride : i * stride + size, j * stride : j * stride + size
-                        ].to(device)
-                    )[0].cpu()
-                    for j in range(cols)
-                ],
-                dim=-1,
-            )
-            for i in range(rows)
-        ],
-        dim=-2,
-    )  # classes x rows x cols
-    model.train(was_training)
-    return out
+    with config.evaluating(model) as dev:
+        image = image.to(dev)
+        return torch.stack(
+            [
+                torch.stack(
+                    [
+                        model(
+                            image[
+                                None,
+                                :,
+                                i * stride : i * stride + size,
+                                j * stride : j * stride + size,
+                            ]
+                        )[0].cpu()  # one crop at a time, as a crop-by-crop classifier runs
+                        for j in range(cols)
+                    ],
+                    dim=-1,
+                )
+                for i in range(rows)
+            ],
+            dim=-2,
+        )  # classes x rows x cols
 
 
 def total_stride(fcn: nn.Module, input_size: Sequence[int]) -> int:
     """How far apart, in input pixels, neighbouring outputs of `fcn` are."""
     c, h, w = input_size
-    device = next(fcn.parameters()).device
-    with torch.no_grad():
-        a = fcn(torch.zeros(1, c, h, w, device=device)).shape[-1]
-        b = fcn(torch.zeros(1, c, h, w + 64, device=device)).shape[-1]
+    with config.evaluating(fcn) as dev:
+        a = fcn(torch.zeros(1, c, h, w, device=dev)).shape[-1]
+        b = fcn(torch.zeros(1, c, h, w + 64, device=dev)).shape[-1]
     return 64 // (b - a)
 
 
@@ -254,7 +256,6 @@ def dense_max_pool(
     return dense
 
 
-@torch.no_grad()
 def dense_heatmap(fcn: nn.Module, image: torch.Tensor) -> torch.Tensor:
     """heatmap() with the last max-pooling made dense: `stride` times finer along each side."""
     names = [n for n, m in fcn.features.named_children() if isinstance(m, nn.MaxPool2d)]
@@ -268,15 +269,12 @@ def dense_heatmap(fcn: nn.Module, image: torch.Tensor) -> torch.Tensor:
         *[m for _, m in children[cut + 1 :]],
         *[m for n, m in fcn.named_children() if n != "features"],
     )
-    device = next(fcn.parameters()).device
-    was_training = fcn.training
-    fcn.eval()
     k = pool.kernel_size if isinstance(pool.kernel_size, int) else pool.kernel_size[0]
     s = pool.stride if isinstance(pool.stride, int) else pool.stride[0]
-    maps = trunk(image.unsqueeze(0).to(device))
-    out = dense_max_pool(maps, k, s, head=rest)[0]
-    fcn.train(was_training)
-    return torch.softmax(out, dim=0).cpu()
+    with config.evaluating(fcn) as dev:
+        maps = trunk(image.unsqueeze(0).to(dev))
+        out = dense_max_pool(maps, k, s, head=rest)[0]
+        return torch.softmax(out, dim=0).cpu()
 
 
 def timed(fn, *args, repeats: int = 1):

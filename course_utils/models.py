@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import torch
 from torch import nn
@@ -80,25 +80,25 @@ class AlexNet2012(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-@torch.no_grad()
 def activations(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-    """The outputs of the named submodules (e.g. "features.0") for input batch `x`."""
+    """The outputs of the named submodules (e.g. "features.0") for input batch `x`, on the CPU."""
     named = dict(model.named_modules())
     unknown = [name for name in layers if name not in named]
     if unknown:
         raise KeyError(f"{type(model).__name__} has no layer {unknown}; it has {list(named)[1:]}")
     found: dict[str, torch.Tensor] = {}
+    # A copy at once: an in-place ReLU after the layer would otherwise change what was kept.
     hooks = [
         named[name].register_forward_hook(
-            lambda _m, _i, out, name=name: found.__setitem__(name, out.detach().clone())
+            lambda _m, _i, out, name=name: found.__setitem__(
+                name, out.detach().to("cpu", copy=True)
+            )
         )
         for name in layers
     ]
     try:
-        was_training = model.training
-        model.eval()
-        model(x)
-        model.train(was_training)
+        with config.evaluating(model) as dev:
+            model(x.to(dev))
     finally:
         for hook in hooks:
             hook.remove()
@@ -115,7 +115,7 @@ def save_trained(model: nn.Module, name: str) -> Path:
     path = checkpoint_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save(model.state_dict(), tmp)
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)  # loads on any device
     tmp.replace(path)  # a half-written file never takes the real name
     return path
 
@@ -190,9 +190,15 @@ def pretrained(name: str, *, strict: bool = False) -> nn.Module:
     """torchvision's `name` with ImageNet weights, in eval mode, with `.is_pretrained`.
 
     Weights come from the cache under $TORCH_HOME, or are downloaded there. When they can't be
-    had, strict=False warns loudly and returns random weights (is_pretrained False);
-    strict=True raises WeightsError. A damaged cached file always raises, naming the file.
+    had, strict=False reports it once (a note in a notebook, a CourseWarning elsewhere) and
+    returns random weights (is_pretrained False); strict=True raises WeightsError. A damaged
+    cached file always raises, naming the file. The model is on the CPU: `.to(device)` it.
     """
+    return load_pretrained(name, strict=strict)
+
+
+def load_pretrained(name: str, *, strict: bool = False, report: bool = True) -> nn.Module:
+    """pretrained(), for callers that show the missing weights themselves (report=False)."""
     import torchvision
 
     weights = weights_for(name)
@@ -200,7 +206,12 @@ def pretrained(name: str, *, strict: bool = False) -> nn.Module:
     cached = path.is_file()
     model = None
     reason = ""
-    if cached or not config.is_offline():
+    if config.is_offline() and not cached:
+        reason = "COURSE_OFFLINE is set"
+    elif not cached and not config.reachable(weights.url):
+        # Checked first, so that no "Downloading: ..." line announces a download that can't be.
+        reason = f"the download failed: {urlsplit(weights.url).hostname} cannot be reached"
+    else:
         try:
             with config.network_timeout():
                 model = torchvision.models.get_model(name, weights=weights)
@@ -213,8 +224,6 @@ def pretrained(name: str, *, strict: bool = False) -> nn.Module:
                     f"pretrained({name!r}) again online) to download it afresh."
                 ) from err
             reason = f"the download failed ({config.short_error(err)})"
-    else:
-        reason = "COURSE_OFFLINE is set"
     if model is None:
         missing = f"No pretrained weights for {name}: {path} is not cached and {reason}."
         fix = (
@@ -223,9 +232,11 @@ def pretrained(name: str, *, strict: bool = False) -> nn.Module:
         )
         if strict:
             raise WeightsError(f"{missing} {fix}")
-        message = f"{missing} Using UNTRAINED (random) weights: its predictions mean nothing. {fix}"
-        warnings.warn(message, stacklevel=2)
-        config.note(message)
+        if report:
+            config.warn(
+                f"{missing} Using UNTRAINED (random) weights: its predictions mean nothing. {fix}",
+                stacklevel=3,
+            )
         model = build(name)
     model.eval()
     model.is_pretrained = not reason
@@ -276,7 +287,6 @@ class Prediction:
         return "\n".join([head, *rows])
 
 
-@torch.no_grad()
 def classify(model: nn.Module, image, *, k: int = 15, preprocess=None) -> Prediction:
     """The top-`k` ImageNet classes for a PIL image, with the weights' own transforms.
 
@@ -293,9 +303,8 @@ def classify(model: nn.Module, image, *, k: int = 15, preprocess=None) -> Predic
     x = preprocess(image)
     if not torch.is_tensor(x):
         raise ValueError(f"preprocess returned {type(x).__name__}, not a tensor")
-    device = next(model.parameters()).device
-    logits = model(x.unsqueeze(0).to(device))
-    probs = torch.softmax(logits, dim=1)[0].cpu()
+    with config.evaluating(model) as dev:
+        probs = torch.softmax(model(x.unsqueeze(0).to(dev)), dim=1)[0].cpu()
     classes = weights.meta["categories"] if weights is not None else imagenet_classes()
     return Prediction(
         probs,

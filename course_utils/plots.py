@@ -16,6 +16,35 @@ from matplotlib.figure import Figure
 DIGITS = [str(d) for d in range(10)]
 
 
+def show_figures_as_png() -> bool:
+    """Make IPython show every Figure as a PNG, whatever the backend (MPLBACKEND=Agg too).
+
+    The inline backend does this itself; with Agg, which CI and many JupyterHubs set, a Figure
+    would otherwise show as the bare text "<Figure size ...>" and a saved notebook would hold
+    no picture. Leaves IPython alone where some image format already handles figures.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import print_figure
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    formatters = shell.display_formatter.formatters
+    for mime in ("image/png", "image/svg+xml", "application/pdf", "image/jpeg"):
+        try:
+            formatters[mime].lookup_by_type(Figure)
+            return True  # the inline backend (or the user) already shows figures
+        except KeyError:
+            continue
+    formatters["image/png"].for_type(Figure, lambda fig: print_figure(fig, "png"))
+    return True
+
+
+show_figures_as_png()
+
+
 def _figure(width: float, height: float) -> Figure:
     fig = plt.figure(figsize=(width, height), layout="constrained")
     plt.close(fig)  # shown once, by the caller

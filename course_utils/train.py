@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from . import config
+from .augment import RandomShift
 
 
 @dataclass
@@ -66,18 +68,14 @@ def _check_model_fits(model: nn.Module, images: torch.Tensor, labels: torch.Tens
             f"The {what} images have shape {shape}; fit() expects images of C × H × W, "
             "e.g. 1 × 28 × 28 for MNIST."
         )
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(images[:2])
-    except RuntimeError as err:
-        raise ValueError(
-            f"{type(model).__name__} cannot take the {what} images of shape {shape}: "
-            f"{str(err).splitlines()[0]}. Resize the images or change the model's first layer."
-        ) from err
-    finally:
-        model.train(was_training)
+    with config.evaluating(model) as dev:
+        try:
+            out = model(images[:2].to(dev))
+        except RuntimeError as err:
+            raise ValueError(
+                f"{type(model).__name__} cannot take the {what} images of shape {shape}: "
+                f"{str(err).splitlines()[0]}. Resize the images or change the model's first layer."
+            ) from err
     if out.dim() != 2:
         raise ValueError(
             f"{type(model).__name__} returned shape {tuple(out.shape)}, not N × classes."
@@ -90,34 +88,46 @@ def _check_model_fits(model: nn.Module, images: torch.Tensor, labels: torch.Tens
         )
 
 
-@torch.no_grad()
+def _run_on(model: nn.Module, device: torch.device | str | None) -> nn.Module:
+    """The model, moved to `device` first when one is given."""
+    if device is not None and config.model_device(model) != torch.device(device):
+        model.to(device)
+    return model
+
+
 def predict(
     model: nn.Module,
     dataset: Dataset,
     *,
     batch_size: int = 1000,
-    device: torch.device | None = None,
+    device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Class probabilities (N × classes, on the CPU) for every image of `dataset`."""
+    """Class probabilities (N × classes, on the CPU) for every image of `dataset`.
+
+    It runs where the model lives; `device`, if given, moves the model there first.
+    """
     images, _ = as_tensors(dataset)
-    return _predict(model, images, batch_size, device or _model_device(model))
+    return _predict(_run_on(model, device), images, batch_size)
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
+def _predict(model: nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    with config.evaluating(model) as dev:
+        return torch.cat(
+            [
+                torch.softmax(model(images[i : i + batch_size].to(dev)), dim=1).cpu()
+                for i in range(0, len(images), batch_size)
+            ]
+        )
 
 
-@torch.no_grad()
-def _predict(model: nn.Module, images: torch.Tensor, batch_size: int, dev: torch.device):
-    was_training = model.training
-    model.eval().to(dev)
-    out = [
-        torch.softmax(model(images[i : i + batch_size].to(dev)), dim=1).cpu()
-        for i in range(0, len(images), batch_size)
-    ]
-    model.train(was_training)
-    return torch.cat(out)
+def _correct(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int):
+    """How many of `images` the model gets right, as a tensor on the model's device (no sync)."""
+    with config.evaluating(model) as dev:
+        total = torch.zeros((), dtype=torch.long, device=dev)
+        for i in range(0, len(images), batch_size):
+            logits = model(images[i : i + batch_size].to(dev))
+            total += (logits.argmax(1) == labels[i : i + batch_size].to(dev)).sum()
+        return total
 
 
 def evaluate(
@@ -125,51 +135,60 @@ def evaluate(
     dataset: Dataset,
     *,
     batch_size: int = 1000,
-    device: torch.device | None = None,
+    device: torch.device | str | None = None,
 ) -> float:
-    """The fraction of `dataset` that `model` classifies correctly."""
+    """The fraction of `dataset` that `model` classifies correctly (where the model lives)."""
     images, labels = as_tensors(dataset)
-    probs = _predict(model, images, batch_size, device or _model_device(model))
-    return (probs.argmax(1) == labels).float().mean().item()
+    return _correct(_run_on(model, device), images, labels, batch_size).item() / len(labels)
 
 
 class _Reporter:
-    """Shows progress: a live figure and a tqdm bar in a notebook, plain lines elsewhere."""
+    """Shows progress: a live figure and a progress bar in a notebook, plain lines elsewhere.
+
+    The figure and the bar are shown through display handles, so an executed notebook keeps
+    their final state. Mid-epoch redraws, every 2 s, are the only times the batch losses are
+    read back from the device before the epoch ends.
+    """
 
     def __init__(
         self, history: History, epochs: int, batches: int, live: bool, quiet: bool
     ) -> None:
         self.history, self.epochs, self.quiet = history, epochs, quiet
         self.live = live and not quiet and config.in_notebook()
-        self.last_draw = 0.0
+        self.last_draw = time.perf_counter()
         if self.live:
-            import matplotlib.pyplot as plt
             from IPython.display import display
-            from tqdm.auto import tqdm
 
             from . import plots
 
             self.plots = plots
             self.figure = plots.history_figure()
-            plt.close(self.figure)  # we show it through the display handle only
             self.handle = display(self.figure, display_id=True)
-            self.bar = tqdm(total=epochs * batches, desc="training", unit="batch")
+            self.bar = config.Progress(epochs * batches, desc="training", unit="batches")
 
-    def batch(self) -> None:
+    def batch(self, losses: torch.Tensor, done: int) -> None:
+        """One more batch is done; `losses[:done]` are this epoch's losses so far."""
         if self.live:
             self.bar.update(1)
             if time.perf_counter() - self.last_draw > 2.0:
-                self.draw()
+                partial = losses[:done].tolist()
+                self.draw(
+                    dataclasses.replace(self.history, batch_loss=self.history.batch_loss + partial)
+                )
 
-    def draw(self) -> None:
-        self.plots.draw_history(self.history, self.figure, epochs=self.epochs)
+    def draw(self, history: History | None = None) -> None:
+        self.plots.draw_history(history or self.history, self.figure, epochs=self.epochs)
         self.handle.update(self.figure)
         self.last_draw = time.perf_counter()
 
     def epoch(self) -> None:
         h = self.history
         if self.live:
-            self.bar.set_postfix(loss=f"{h.train_loss[-1]:.3f}", test=f"{h.test_accuracy[-1]:.1%}")
+            self.bar.update(
+                0,
+                postfix=f"loss {h.train_loss[-1]:.3f}, test {h.test_accuracy[-1]:.1%}",
+                force=True,
+            )
             self.draw()
         elif not self.quiet:
             print(
@@ -184,27 +203,41 @@ class _Reporter:
             self.bar.close()
 
 
+# The course's recipe for LeNet5 on the shipped digits: random shifts of up to one pixel.
+DEFAULT_AUGMENT = RandomShift(1)
+
+
+def optimizer_for(model: nn.Module, lr: float, weight_decay: float, dev: torch.device):
+    """AdamW; on CUDA its fused kernel, which updates every parameter in one launch."""
+    extra = {"fused": True} if dev.type == "cuda" else {}
+    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, **extra)
+
+
 def fit(
     model: nn.Module,
     train: Dataset,
     test: Dataset,
     *,
     epochs: int,
-    batch_size: int = 64,
-    lr: float = 1e-3,
+    batch_size: int = 32,
+    lr: float = 2e-3,
     device: torch.device | str | None = None,
     live: bool = True,
     schedule: str = "cosine",
-    weight_decay: float = 0.0,
-    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    weight_decay: float = 0.05,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = DEFAULT_AUGMENT,
     quiet: bool = False,
 ) -> History:
-    """Train `model` with Adam and cross-entropy; evaluate on `test` after every epoch.
+    """Train `model` with AdamW and cross-entropy; evaluate on `test` after every epoch.
 
-    schedule="cosine" lowers the learning rate from `lr` to zero along a half cosine over the
-    whole run (Loshchilov & Hutter 2017), which settles the last epochs; "constant" keeps it.
-    `augment`, if given, maps each training batch (N × C × H × W, on the device) to a new one.
-    live=False prints a line per epoch instead of the live plot; quiet=True prints nothing.
+    The defaults are the course's recipe: batch 32, AdamW at 2e-3 with weight decay 0.05, the
+    learning rate falling to zero along a half cosine (schedule="cosine", Loshchilov & Hutter
+    2017; "constant" keeps it), and random shifts of up to one pixel. With them,
+    fit(LeNet5(), train, test, epochs=15) reaches 97.5% or more on the shipped digits.
+    `augment` maps each training batch (N × C × H × W, on the device) to a new one; None
+    trains on the images as they are. The model is moved to `device` (default: cu.device())
+    and stays there; the data are moved there once. live=False prints a line per epoch
+    instead of the live plot; quiet=True prints nothing.
     """
     if schedule not in ("cosine", "constant"):
         raise ValueError(f"schedule must be 'cosine' or 'constant', not {schedule!r}")
@@ -213,20 +246,21 @@ def fit(
     x, y = as_tensors(train, "training set")
     x_test, y_test = as_tensors(test, "test set")
     dev = torch.device(device) if device is not None else config.device()
-    model.to("cpu")
+    _run_on(model, dev)
     _check_model_fits(model, x, y, "training set")
     _check_model_fits(model, x_test, y_test, "test set")
 
-    model.to(dev)
     # Cutting batches out of one tensor on the device replaces a DataLoader's per-sample work.
-    x, y = x.to(dev), y.to(dev)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    x, y, x_test, y_test = x.to(dev), y.to(dev), x_test.to(dev), y_test.to(dev)
+    optimizer = optimizer_for(model, lr, weight_decay, dev)
     loss_fn = nn.CrossEntropyLoss()
     batches = (len(y) + batch_size - 1) // batch_size
     steps = epochs * batches if schedule == "cosine" else 0
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)) if steps else 1.0
     )
+    sizes = torch.full((batches,), float(batch_size), device=dev)
+    sizes[-1] = len(y) - batch_size * (batches - 1)  # the last batch may be smaller
     history = History(device=str(dev))
     reporter = _Reporter(history, epochs, batches, live, quiet)
     train_seconds = 0.0
@@ -235,7 +269,9 @@ def fit(
             start = time.perf_counter()
             model.train()
             order = torch.randperm(len(y), device=dev)
-            total_loss = torch.zeros((), device=dev)
+            # Losses and hits stay on the device: reading them back every batch would make
+            # the CPU wait for the GPU at each step.
+            losses = torch.zeros(batches, device=dev)
             correct = torch.zeros((), device=dev, dtype=torch.long)
             for b in range(batches):
                 idx = order[b * batch_size : (b + 1) * batch_size]
@@ -246,16 +282,14 @@ def fit(
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
-                total_loss += loss.detach() * len(idx)
+                losses[b] = loss.detach()
                 correct += (logits.argmax(1) == y[idx]).sum()
-                history.batch_loss.append(loss.item())
-                reporter.batch()
-            elapsed = time.perf_counter() - start
-            train_seconds += elapsed
-            history.train_loss.append(total_loss.item() / len(y))
+                reporter.batch(losses, b + 1)
+            history.batch_loss += losses.tolist()  # the epoch's one wait for the device
+            train_seconds += time.perf_counter() - start
+            history.train_loss.append((losses * sizes).sum().item() / len(y))
             history.train_accuracy.append(correct.item() / len(y))
-            probs = _predict(model, x_test, 1000, dev)
-            history.test_accuracy.append((probs.argmax(1) == y_test).float().mean().item())
+            history.test_accuracy.append(_correct(model, x_test, y_test, 1000).item() / len(y_test))
             history.epoch_seconds.append(time.perf_counter() - start)
             history.images_per_second = len(y) * history.epochs / train_seconds
             reporter.epoch()

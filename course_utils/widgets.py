@@ -1,9 +1,13 @@
-"""Pickers and explorers. The only module that imports ipywidgets."""
+"""Pickers and explorers. The only module that imports ipywidgets.
+
+They work with ipywidgets 7.7 (Colab's) and 8.x, and with models on any device: the model stays
+where it is, inputs go to it, and what is shown comes back to the CPU.
+"""
 
 from __future__ import annotations
 
 import html
-import warnings
+from datetime import datetime, timezone
 
 import ipywidgets as W
 import torch
@@ -12,12 +16,47 @@ from PIL import Image
 from torch import nn
 from torchvision.transforms.v2 import functional as F
 
-from . import plots
+from . import config, plots
 from .augment import PCAColorAugmentation, crop
 from .fcn import convolutionize, heatmap, photo_input
 from .images import ImageLoadError, load_image, sample_images
-from .models import PRETRAINED, activations, classify, pretrained, weights_for
+from .models import PRETRAINED, activations, classify, load_pretrained, weights_for
 from .train import as_tensors
+
+# ipywidgets 7 (Colab ships 7.7.1) and 8 differ in FileUpload's value; see uploaded_files().
+IPYWIDGETS_MAJOR = int(W.__version__.split(".")[0])
+
+
+def uploaded_files(value) -> list[tuple[str, bytes]]:
+    """(name, content) of each file in a FileUpload's value, in either ipywidgets' format.
+
+    ipywidgets 8: a tuple of dicts with "name" and "content" (a memoryview).
+    ipywidgets 7: a dict from file name to {"metadata": {"name": ...}, "content": bytes}.
+    """
+    if isinstance(value, dict):
+        return [
+            (item.get("metadata", {}).get("name", name), bytes(item["content"]))
+            for name, item in value.items()
+        ]
+    return [(item.get("name", "upload"), bytes(item["content"])) for item in value or ()]
+
+
+def send_upload(upload: W.FileUpload, data: bytes, name: str) -> None:
+    """Do to `upload` what the browser does when a file is chosen (for tests and scripts)."""
+    if IPYWIDGETS_MAJOR < 8:  # the front end sets metadata and data, then bumps the counter
+        upload.metadata = [{"name": name, "type": "", "size": len(data), "lastModified": 0}]
+        upload.data = [data]
+        upload._counter += 1
+    else:
+        upload.value = (
+            {
+                "name": name,
+                "type": "",
+                "size": len(data),
+                "content": memoryview(data),
+                "last_modified": datetime.now(timezone.utc),
+            },
+        )
 
 
 def _replace(output: W.Output, *figures) -> None:
@@ -43,7 +82,7 @@ class DigitExplorer(W.VBox):
         layers: tuple[str, ...] = ("features.0", "features.3"),
         index: int = 0,
     ) -> None:
-        self.model = model.eval()
+        self.model = model
         self.images, self.labels = as_tensors(dataset, "digit set")
         self.layers = layers
         n = len(self.labels)
@@ -82,18 +121,14 @@ class DigitExplorer(W.VBox):
                 self.picker.value = j
                 return
 
-    @torch.no_grad()
     def _predict(self, i: int) -> torch.Tensor:
-        device = next(self.model.parameters()).device
-        return torch.softmax(self.model(self.images[i : i + 1].to(device)), 1)[0].cpu()
+        with config.evaluating(self.model) as dev:
+            return torch.softmax(self.model(self.images[i : i + 1].to(dev)), 1)[0].cpu()
 
     def show(self, i: int) -> None:
         """Show test digit `i`."""
-        device = next(self.model.parameters()).device
-        x = self.images[i : i + 1].to(device)
-        self.feature_maps = {
-            k: v[0].cpu() for k, v in activations(self.model, x, list(self.layers)).items()
-        }
+        maps = activations(self.model, self.images[i : i + 1], list(self.layers))
+        self.feature_maps = {name: m[0] for name, m in maps.items()}
         self.probabilities = self._predict(i)
         label = int(self.labels[i])
         guess = int(self.probabilities.argmax())
@@ -152,10 +187,9 @@ class ImagePicker(W.VBox):
             self._set(load_image(self.samples[change["new"]]), change["new"])
 
     def _on_upload(self, change) -> None:
-        for item in change["new"] or ():
-            name = item.get("name", "upload")
+        for name, content in uploaded_files(change["new"]):
             try:
-                image = load_image(item["content"], name=name)
+                image = load_image(content, name=name)
             except ImageLoadError as err:
                 self.status.value = f"<span style='color:#c00000'>{html.escape(str(err))}</span>"
                 return
@@ -165,8 +199,8 @@ class ImagePicker(W.VBox):
             self._set(image, name)
 
     def load(self, data: bytes, name: str = "upload.png") -> None:
-        """Do what an upload of `data` does (for tests and scripts)."""
-        self._on_upload({"new": ({"name": name, "content": memoryview(data)},)})
+        """Upload `data` as if the user had chosen the file `name` (for tests and scripts)."""
+        send_upload(self.upload, data, name)
 
 
 class AugmentationExplorer(W.VBox):
@@ -252,11 +286,9 @@ class ClassifierExplorer(W.VBox):
         self.update()
 
     def model(self, name: str) -> nn.Module:
-        """The pretrained model `name`, loaded once and kept."""
-        if name not in self.loaded:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the widget shows the warning itself
-                self.loaded[name] = pretrained(name)
+        """The pretrained model `name`, loaded once onto the fastest device and kept."""
+        if name not in self.loaded:  # missing weights: the widget says so itself
+            self.loaded[name] = load_pretrained(name, report=False).to(config.device())
         return self.loaded[name]
 
     def update(self) -> None:
@@ -327,9 +359,7 @@ class HeatmapExplorer(W.VBox):
     def network(self, name: str) -> tuple[nn.Module, nn.Module]:
         """The pretrained model and its convolutionized twin, built once and kept."""
         if name not in self.networks:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = pretrained(name)
+            model = load_pretrained(name, report=False).to(config.device())
             self.networks[name] = (model, convolutionize(model, (3, 224, 224)))
         return self.networks[name]
 
@@ -417,7 +447,7 @@ class DrawingPad(W.HBox):
     def __init__(self, model: nn.Module) -> None:
         from ipycanvas import Canvas
 
-        self.model = model.eval()
+        self.model = model
         self.canvas = Canvas(
             width=self.SIZE,
             height=self.SIZE,
@@ -496,12 +526,11 @@ class DrawingPad(W.HBox):
             self._move(*p)
         self._up(*points[-1])
 
-    @torch.no_grad()
     def predict(self) -> None:
         """Classify what is drawn now."""
         self.digit = mnist_style(self.ink)
-        device = next(self.model.parameters()).device
-        self.probabilities = torch.softmax(self.model(self.digit[None].to(device)), 1)[0].cpu()
+        with config.evaluating(self.model) as dev:
+            self.probabilities = torch.softmax(self.model(self.digit[None].to(dev)), 1)[0].cpu()
         guess = int(self.probabilities.argmax())
         self.summary.value = f"LeNet5 says <b>{guess}</b> with {self.probabilities[guess]:.1%}"
         self._show()

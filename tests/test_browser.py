@@ -181,6 +181,9 @@ def test_drawing_pad_shows_probabilities_live(lab, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _open_and_run_all(page, url, "01_lenet_mnist.ipynb", 300, tmp_path / "failed.png")
     assert _problems(page) == []
+    # Training ended at 100% and its curves, like every figure, are pictures on the page.
+    assert "training: 100%" in page.locator(".jp-Notebook").inner_text()
+    assert page.locator(".jp-RenderedImage img").count() >= 6
     canvas = page.locator(".jupyter-widgets canvas").last
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()

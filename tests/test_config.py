@@ -2,6 +2,7 @@ import random
 import socket
 
 import numpy as np
+import pytest
 import torch
 
 import course_utils as cu
@@ -61,3 +62,49 @@ def test_network_timeout_is_restored():
 def test_note_prints_plain_text_outside_a_notebook(capsys):
     config.note("offline <fallback>")
     assert capsys.readouterr().out == "Note: offline <fallback>\n"
+
+
+def test_model_device_with_parameters_buffers_or_nothing():
+    assert config.model_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
+    assert config.model_device(torch.nn.BatchNorm2d(3, affine=False)) == torch.device("cpu")
+    assert config.model_device(torch.nn.ReLU()) == torch.device("cpu")  # nothing to ask
+    meta = torch.nn.Linear(2, 2, device="meta")
+    assert config.model_device(meta) == torch.device("meta")
+
+
+def test_evaluating_restores_each_submodule_even_after_an_error():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4), torch.nn.Dropout())
+    model.train()
+    model[1].eval()  # a frozen BatchNorm inside a training model must stay frozen
+    with pytest.raises(RuntimeError, match="mat1 and mat2"):
+        with config.evaluating(model) as dev:
+            assert dev == torch.device("cpu")
+            assert not any(m.training for m in model.modules())
+            assert not torch.is_grad_enabled()
+            model(torch.ones(2, 5))  # wrong width: raises inside
+    assert [m.training for m in model] == [True, False, True] and model.training
+    assert torch.is_grad_enabled()
+
+
+def test_progress_in_a_notebook_keeps_its_final_state(monkeypatch):
+    shown = []
+
+    class Handle:
+        def update(self, obj, **kwargs):
+            shown.append(obj)
+
+    monkeypatch.setattr(config, "in_notebook", lambda: True)
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj) or Handle())
+    bar = config.Progress(10, desc="training", unit="batches", interval=3600)
+    for _ in range(10):
+        bar.update(1)
+    assert len(shown) == 1  # within the interval: not redrawn per step
+    bar.close()
+    assert shown[-1]["text/plain"].startswith("training: 100% (10/10 batches")
+    assert 'value="10" max="10"' in shown[-1]["text/html"]
+
+
+def test_reachable_says_no_at_once_for_a_closed_port_and_offline(monkeypatch):
+    assert not config.reachable("http://127.0.0.1:9/file.pth", timeout=1)
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    assert not config.reachable("localhost")

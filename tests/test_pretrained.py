@@ -47,23 +47,37 @@ def test_googlenet_is_built_as_torchvision_builds_it(torch_home):
     assert model(torch.rand(1, 3, 224, 224)).shape == (1, 1000)
 
 
-def test_empty_cache_offline_gives_untrained_weights_loudly(torch_home, monkeypatch, capsys):
+def test_empty_cache_offline_gives_untrained_weights_loudly(torch_home, monkeypatch, capfd):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    with pytest.warns(UserWarning, match="UNTRAINED"):
+    with pytest.warns(cu.config.CourseWarning) as caught:
         model = cu.pretrained("alexnet")
+    assert len(caught) == 1  # reported once, as one clear message
+    assert "UNTRAINED" in str(caught[0].message) and "prefetch" in str(caught[0].message)
+    assert capfd.readouterr() == ("", "")  # nothing else said it again
     assert model.is_pretrained is False
     assert cu.count_parameters(model) == 61_100_840
-    assert "prefetch" in capsys.readouterr().out
     prediction = cu.models.classify(model, cu.load_image(cu.sample_images()["cat"]))
     assert "UNTRAINED" in repr(prediction)
 
 
-def test_failed_download_falls_back_or_raises_when_strict(torch_home, monkeypatch):
+def test_in_a_notebook_missing_weights_are_one_note(torch_home, monkeypatch, recwarn):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setattr(cu.config, "in_notebook", lambda: True)
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: shown.extend(objs))
+    assert cu.pretrained("resnet18").is_pretrained is False
+    assert len(shown) == 1 and "UNTRAINED" in shown[0].data and "prefetch" in shown[0].data
+    assert len(recwarn) == 0  # the note is the report; no warning repeats it
+
+
+def test_failed_download_falls_back_or_raises_when_strict(torch_home, monkeypatch, capfd):
     # An unreachable address: the connection is refused at once.
     weights = tvm.ResNet18_Weights.IMAGENET1K_V1
     monkeypatch.setattr(weights.value, "url", "http://127.0.0.1:9/resnet18-f37072fd.pth")
-    with pytest.warns(UserWarning, match="download failed"):
+    with pytest.warns(cu.config.CourseWarning, match="download failed: 127.0.0.1 cannot be"):
         assert cu.pretrained("resnet18").is_pretrained is False
+    # Unreachable, so no download was started: torch.hub never said "Downloading: ...".
+    assert "Downloading" not in capfd.readouterr().err
     with pytest.raises(WeightsError, match="resnet18-f37072fd.pth is not cached.*prefetch"):
         cu.pretrained("resnet18", strict=True)
 

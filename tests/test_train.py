@@ -1,3 +1,6 @@
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from torch.utils.data import TensorDataset
@@ -10,12 +13,14 @@ def test_fit_learns_the_shipped_digits(digits, capsys):
     cu.seed_everything(0)
     model = cu.LeNet5()
     before = cu.evaluate(model, test)
-    history = cu.fit(model, train, test, epochs=3, lr=3e-3, live=False)
+    history = cu.fit(model, train, test, epochs=3, live=False)
     assert before < 0.3
     assert history.test_accuracy[-1] > 0.9
     assert len(history.test_accuracy) == len(history.train_loss) == 3
     assert history.train_loss[2] < history.train_loss[1] < history.train_loss[0]
-    assert len(history.batch_loss) == 3 * 63  # 4,000 digits in batches of 64
+    assert len(history.batch_loss) == 3 * 125  # 4,000 digits in batches of 32
+    # The epoch's loss is the mean of its batches' losses (all batches hold 32 digits here).
+    assert history.train_loss[0] == pytest.approx(sum(history.batch_loss[:125]) / 125)
     assert history.test_accuracy[-1] == pytest.approx(cu.evaluate(model, test))
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("epoch  1/3") and "test" in lines[0]
@@ -75,3 +80,58 @@ def test_predict_gives_probabilities(digits):
     probs = cu.predict(cu.LeNet5(), test)
     assert probs.shape == (1000, 10)
     torch.testing.assert_close(probs.sum(1), torch.ones(1000))
+
+
+def test_fit_defaults_are_the_course_recipe(digits):
+    """The contract: fit(LeNet5(), train, test, epochs=15) and nothing else reaches 97.5%."""
+    train, test = digits
+    cu.seed_everything(0)
+    history = cu.fit(cu.LeNet5(), train, test, epochs=15, quiet=True)
+    assert history.test_accuracy[-1] >= 0.975, history
+
+
+def test_seeded_runs_repeat_exactly(digits):
+    train, test = digits
+    runs = []
+    for _ in range(2):
+        cu.seed_everything(3)
+        model = cu.LeNet5()
+        history = cu.fit(model, train, test, epochs=2, quiet=True)
+        runs.append((history, model.state_dict()))
+    (h1, w1), (h2, w2) = runs
+    assert h1.batch_loss == h2.batch_loss and h1.test_accuracy == h2.test_accuracy
+    torch.testing.assert_close(w1, w2, rtol=0, atol=0)
+
+
+def test_fit_restores_nothing_it_should_not_and_leaves_the_model_in_eval_mode(digits):
+    train, test = digits
+    model = cu.LeNet5()
+    cu.fit(model, cu.data.subset(train, 64), test, epochs=1, quiet=True, augment=None)
+    assert not model.training
+    assert cu.model_device(model) == cu.device()
+
+
+def test_fit_reads_values_back_once_per_epoch_not_per_batch(digits, monkeypatch):
+    """On a GPU, every .item() or .tolist() makes the CPU wait: fit must not do one per batch.
+
+    Counted on the CPU by wrapping the methods that copy a value out of a tensor, and keeping
+    the calls made from course_utils itself (the optimizer's own, on the CPU, are torch's).
+    """
+    train, test = digits  # 4,000 digits: 125 batches per epoch
+    package = str(Path(cu.__file__).parent)
+    reads = []
+    for method in ("item", "tolist", "__float__", "__int__", "__bool__", "numpy"):
+        original = getattr(torch.Tensor, method)
+
+        def counted(self, *args, _original=original, _method=method, **kwargs):
+            caller = sys._getframe(1).f_code
+            if caller.co_filename.startswith(package):
+                reads.append(f"{_method} in {caller.co_name}")
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, method, counted)
+    cu.fit(cu.LeNet5(), train, test, epochs=2, batch_size=32, quiet=True)
+    monkeypatch.undo()
+    # A handful per epoch (the losses, the accuracies) and a few checks before training;
+    # one per batch would be 250.
+    assert 0 < len(reads) <= 20, f"{len(reads)} reads in 250 batches: {reads[:20]}"

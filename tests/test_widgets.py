@@ -137,3 +137,38 @@ def test_mnist_style_centres_by_mass():
     assert abs(float((xs * digit).sum() / total) - 13.5) <= 1.0
     assert digit.nonzero()[:, 0].max() - digit.nonzero()[:, 0].min() + 1 == 20  # fits 20 rows
     assert float(cu.widgets.mnist_style(torch.zeros(10, 10)).sum()) == 0
+
+
+def test_uploaded_files_reads_both_ipywidgets_formats():
+    """Colab ships ipywidgets 7.7.1, whose FileUpload.value is not ipywidgets 8's."""
+    data = cu.sample_images()["coffee"].read_bytes()
+    v8 = (
+        {"name": "mine.png", "type": "image/png", "size": len(data), "content": memoryview(data)},
+    )
+    v7 = {"mine.png": {"metadata": {"name": "mine.png", "size": len(data)}, "content": data}}
+    assert cu.widgets.uploaded_files(v8) == [("mine.png", data)]
+    assert cu.widgets.uploaded_files(v7) == [("mine.png", data)]
+    assert cu.widgets.uploaded_files(()) == cu.widgets.uploaded_files({}) == []
+
+
+def test_an_upload_goes_through_the_installed_ipywidgets_file_upload():
+    import ipywidgets
+
+    assert cu.widgets.IPYWIDGETS_MAJOR in (7, 8), ipywidgets.__version__
+    picker = cu.widgets.ImagePicker("cat")
+    seen = []
+    picker.on_change(seen.append)
+    cu.widgets.send_upload(picker.upload, cu.sample_images()["rocket"].read_bytes(), "mine.jpg")
+    assert picker.name == "mine.jpg" and picker.dropdown.value is None
+    assert len(seen) == 1 and seen[0].size == (640, 427)  # the rocket, as uploaded
+    assert "mine.jpg" in picker.status.value
+    picker.dropdown.value = "coffee"  # the samples still work after an upload
+    assert picker.name == "coffee"
+
+
+def test_widgets_leave_the_models_own_mode_alone(digits):
+    _, test = digits
+    model = cu.LeNet5().train()
+    cu.widgets.DigitExplorer(model, test).picker.value = 3
+    cu.widgets.DrawingPad(model).draw([(140, 40), (140, 240)])
+    assert model.training  # each prediction ran in eval mode, then gave the mode back
