@@ -1,0 +1,156 @@
+"""The lecture's diagrams: a Figure each, the key numbers in their text, no text overlapping."""
+
+import itertools
+
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
+
+from course_utils import blocks, diagrams
+
+DIAGRAMS = {
+    "linear_as_convolution": diagrams.linear_as_convolution,
+    "offset_max_pooling": diagrams.offset_max_pooling,
+    "mlpconv": diagrams.mlpconv_diagram,
+    "inception_naive": lambda: diagrams.inception_module(reduced=False),
+    "inception_reduced": lambda: diagrams.inception_module(reduced=True),
+    "googlenet_outline": diagrams.googlenet_outline,
+    "residual_blocks": diagrams.residual_blocks,
+    "resnext_block": diagrams.resnext_block,
+}
+INCEPTIONS = [name for name, cfg in blocks.GOOGLENET_CFG.items() if cfg is not None]
+
+
+def _drawn(fig: Figure) -> Figure:
+    """`fig` rendered on an Agg canvas (pyplot has let go of it), so that extents are final."""
+    FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    return fig
+
+
+def _texts(fig: Figure) -> list:
+    """Every visible, non-empty Text artist in the figure's axes and on the figure itself."""
+    texts = [t for ax in fig.axes for t in ax.texts] + list(fig.texts)
+    return [t for t in texts if t.get_visible() and t.get_text().strip()]
+
+
+def _strings(fig: Figure) -> str:
+    return "\n".join(t.get_text() for t in _texts(fig))
+
+
+def _overlaps(fig: Figure) -> list[tuple[str, str]]:
+    """Pairs of texts whose rendered bounding boxes intersect."""
+    renderer = _drawn(fig).canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in _texts(fig)]
+    return [(a, b) for (a, ba), (b, bb) in itertools.combinations(boxes, 2) if ba.overlaps(bb)]
+
+
+@pytest.fixture(scope="module", params=list(DIAGRAMS))
+def figure(request) -> Figure:
+    return DIAGRAMS[request.param]()
+
+
+def test_each_diagram_is_a_figure_with_axes(figure):
+    assert isinstance(figure, Figure)
+    assert figure.axes
+    assert figure.get_figwidth() <= 10.5  # readable at notebook width
+    assert _texts(figure)
+
+
+def test_no_two_labels_overlap(figure):
+    assert _overlaps(figure) == []
+
+
+def test_every_label_lies_inside_the_figure(figure):
+    renderer = _drawn(figure).canvas.get_renderer()
+    page = figure.bbox
+    for t in _texts(figure):
+        box = t.get_window_extent(renderer)
+        inside = page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
+        assert inside, f"{t.get_text()!r} is clipped: {box} outside {page}"
+
+
+def test_text_in_a_box_fits_inside_it(figure):
+    renderer = _drawn(figure).canvas.get_renderer()
+    for ax in figure.axes:
+        shapes = [p.get_window_extent(renderer) for p in ax.patches]
+        shapes = [
+            b for p, b in zip(ax.patches, shapes, strict=True) if isinstance(p, FancyBboxPatch)
+        ]
+        for t in _texts(figure):
+            box = t.get_window_extent(renderer)
+            cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+            for shape in shapes:
+                if shape.contains(cx, cy):
+                    assert (shape.x0 <= box.x0 and box.x1 <= shape.x1) and (
+                        shape.y0 <= box.y0 and box.y1 <= shape.y1
+                    ), t.get_text()
+
+
+def test_saves_as_png(figure, tmp_path):
+    path = tmp_path / "diagram.png"
+    figure.savefig(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_overlap_check_can_fail():
+    fig = plt.figure(figsize=(3, 2))
+    plt.close(fig)
+    ax = fig.add_subplot()
+    ax.text(0.5, 0.5, "one label")
+    ax.text(0.52, 0.5, "another label")
+    ax.text(0.1, 0.1, "")  # empty strings are ignored
+    assert _overlaps(fig) == [("one label", "another label")]
+
+
+def test_inception_widths_from_the_config():
+    naive = _strings(diagrams.inception_module(reduced=False))
+    reduced = _strings(diagrams.inception_module(reduced=True))
+    assert "= 416" in naive and "192 → 128" in naive
+    assert "= 256" in reduced and "96 → 128" in reduced and "16 → 32" in reduced
+    assert "192 → 32" in reduced  # the pooling branch's projection
+    assert "163,696 parameters" in reduced and "387,296 parameters" in naive
+
+
+def test_googlenet_outline_names_every_inception_module():
+    texts = _strings(diagrams.googlenet_outline())
+    for name in INCEPTIONS:
+        assert name in texts
+    assert "1024 maps" in texts  # inception5b's width, summed from its config
+    assert texts.count("auxiliary") >= 2
+
+
+def test_residual_blocks_count_parameters():
+    texts = _strings(diagrams.residual_blocks())
+    assert "73,856 parameters" in texts and "69,696 parameters" in texts
+    assert "256, 1×1, 64" in texts and "64, 1×1, 256" in texts
+
+
+def test_resnext_block_labels():
+    texts = _strings(diagrams.resnext_block())
+    assert texts.count("70,144 parameters") == 2  # the explicit paths and the grouped form
+    assert "32 paths" in texts and "32 groups" in texts
+    assert "256, 1×1, 4" in texts and "128, 1×1, 256" in texts
+
+
+def test_resnext_block_follows_its_arguments():
+    texts = _strings(diagrams.resnext_block(cardinality=8, width=16, shown=2))
+    assert "8 paths" in texts and "8 groups" in texts and "256, 1×1, 16" in texts
+    everything = _strings(diagrams.resnext_block(cardinality=3, width=4, shown=5))
+    assert "paths\nin all" not in everything  # all three paths drawn: no ellipsis
+
+
+def test_linear_as_convolution_follows_its_arguments():
+    texts = _strings(diagrams.linear_as_convolution(channels=16, height=5, width=5, outputs=120))
+    assert "16×5×5" in texts and "120×1×1" in texts and "400" in texts
+    assert "120×5×5" in texts  # the larger map's output
+
+
+def test_offset_pooling_interleaves_every_window():
+    fig = diagrams.offset_max_pooling(size=9, kernel=3)
+    texts = _strings(fig)
+    assert "Δ = 0" in texts and "Δ = 2" in texts and "7 outputs" in texts
+    wider = _strings(diagrams.offset_max_pooling(size=12, kernel=2))
+    assert "Δ = 1" in wider and "Δ = 2" not in wider and "11 outputs" in wider
