@@ -162,7 +162,8 @@ class Progress:
 
     def __init__(self, total: int, *, desc: str, unit: str, interval: float = 0.25) -> None:
         self.total, self.desc, self.unit, self.interval = total, desc, unit, interval
-        self.n, self.postfix, self.start, self.shown = 0, "", time.perf_counter(), 0.0
+        self.n, self.postfix, self.start = 0, "", time.perf_counter()
+        self.shown = self.start  # the first display, just below
         self.handle = self.bar = None
         if in_notebook():
             from IPython.display import display

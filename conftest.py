@@ -1,0 +1,33 @@
+"""For the whole suite, the tests and the notebooks: the backend CI uses, and saved figures.
+
+MPLBACKEND=Agg, as CI and many JupyterHubs set it: kernels started by nbval inherit it, so
+the notebooks run as they would there, with no inline backend to turn figures into images.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Every notebook cell that nbval runs: a figure it shows must come with its PNG.
+
+    Without a PNG a saved notebook shows only "<Figure size ...>" (MPLBACKEND=Agg, set above as
+    CI and many JupyterHubs set it, gives no image unless course_utils registers one).
+    """
+    result = yield
+    bare = [
+        out["data"]["text/plain"]
+        for out in getattr(item, "test_outputs", None) or []
+        if out.get("output_type") in ("display_data", "execute_result")
+        and out["data"].get("text/plain", "").startswith("<Figure")
+        and "image/png" not in out["data"]
+    ]
+    if bare:
+        pytest.fail(f"{item.name} shows figures without an image: {bare}", pytrace=False)
+    return result
