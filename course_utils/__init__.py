@@ -3,7 +3,20 @@
 Import it once, as the notebooks do: ``import course_utils as cu``.
 """
 
-from . import augment, blocks, config, counting, data, fcn, images, models, plots, train
+from . import (
+    augment,
+    blocks,
+    config,
+    counting,
+    data,
+    diagrams,
+    fcn,
+    images,
+    models,
+    plots,
+    receptive,
+    train,
+)
 from .augment import (
     IMAGENET_PCA_EIGENVALUES,
     IMAGENET_PCA_EIGENVECTORS,
@@ -48,6 +61,7 @@ __all__ = [
     "counting",
     "data",
     "device",
+    "diagrams",
     "doctor",
     "evaluate",
     "evaluating",
@@ -62,6 +76,7 @@ __all__ = [
     "models",
     "plots",
     "predict",
+    "receptive",
     "present",
     "pretrained",
     "sample_images",

@@ -28,6 +28,32 @@ def mlpconv(in_channels: int, channels: tuple[int, ...], kernel_size: int, **con
     return nn.Sequential(*layers)
 
 
+def nin_imagenet(num_classes: int = 1000) -> nn.Sequential:
+    """Network in network for ImageNet: four MLP convolutions, then global average pooling.
+
+    The 4-layer model released with the Caffe Model Zoo by Lin (the paper itself reports no
+    ImageNet model): its last MLP convolution gives one map per class, and averaging each map
+    is the whole classifier, with no parameters (Lin et al. 2014, §3.2). 7,595,176 parameters.
+    """
+    pool = dict(kernel_size=3, stride=2, ceil_mode=True)
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("mlpconv1", mlpconv(3, (96, 96, 96), 11, stride=4)),  # 96 x 54 x 54
+                ("pool1", nn.MaxPool2d(**pool)),  # 96 x 27 x 27
+                ("mlpconv2", mlpconv(96, (256, 256, 256), 5, padding=2)),
+                ("pool2", nn.MaxPool2d(**pool)),  # 256 x 13 x 13
+                ("mlpconv3", mlpconv(256, (384, 384, 384), 3, padding=1)),
+                ("pool3", nn.MaxPool2d(**pool)),  # 384 x 6 x 6
+                ("dropout", nn.Dropout(0.5)),
+                ("mlpconv4", mlpconv(384, (1024, 1024, num_classes), 3, padding=1)),
+                ("avgpool", nn.AdaptiveAvgPool2d(1)),  # one number per class map
+                ("flatten", nn.Flatten()),
+            ]
+        )
+    )
+
+
 def _conv(in_channels: int, out_channels: int, k: int, *, bias: bool = True) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, k, padding=k // 2, bias=bias), nn.ReLU(inplace=True)
@@ -261,19 +287,47 @@ class _Residual(nn.Module):
 
 
 def deep_stack(
-    depth: int, channels: int = 16, *, shortcuts: bool, in_channels: int = 1, num_classes: int = 10
+    depth: int,
+    channels: int = 16,
+    *,
+    shortcuts: bool,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    batch_norm: bool = False,
+    he_init: bool = False,
+    stride: int = 1,
+    pooled: int = 1,
 ) -> nn.Sequential:
-    """`depth` conv-ReLU layers (with or without identity shortcuts), then a linear classifier."""
+    """A stem, `depth` 3×3 conv layers (with or without identity shortcuts), then a classifier.
+
+    Each layer is conv → (BatchNorm) → ReLU; with shortcuts it computes x + layer(x).
+    batch_norm=True and he_init=True (Kaiming normal, fan-in, for ReLU: He et al. 2015b) give
+    the layers of the ResNet paper's plain and residual nets; the defaults are PyTorch's own.
+    `stride` 2 makes the stem halve the map, so that deep stacks train quickly on digits;
+    `pooled` is the side of the map the classifier sees (1: global average pooling).
+    """
+
+    def conv(c_in: int, c_out: int, s: int = 1) -> nn.Conv2d:
+        layer = nn.Conv2d(c_in, c_out, 3, stride=s, padding=1, bias=not batch_norm)
+        if he_init:
+            nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        return layer
+
     body = []
     for _ in range(depth):
-        layer = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU())
+        norm = [nn.BatchNorm2d(channels)] if batch_norm else []
+        layer = nn.Sequential(conv(channels, channels), *norm, nn.ReLU())
         body.append(_Residual(layer) if shortcuts else layer)
+    stem_norm = [nn.BatchNorm2d(channels), nn.ReLU()] if batch_norm else []
     return nn.Sequential(
-        nn.Conv2d(in_channels, channels, 3, padding=1),
+        conv(in_channels, channels, stride),
+        *stem_norm,
         *body,
-        nn.AdaptiveAvgPool2d(1),
+        nn.AdaptiveAvgPool2d(pooled),
         nn.Flatten(),
-        nn.Linear(channels, num_classes),
+        nn.Linear(channels * pooled * pooled, num_classes),
     )
 
 

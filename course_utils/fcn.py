@@ -322,27 +322,96 @@ def digit_canvas(
     return canvas, placed
 
 
+def whole_digit_windows(
+    canvas: torch.Tensor, *, window: int = 28, stride: int = 4, shape: tuple[int, int] | None = None
+) -> torch.Tensor:
+    """Which window positions of a digit canvas hold a whole digit (h × w booleans).
+
+    Ink in the window, and (almost) none of it just outside: a digit cut by the window's edge
+    has ink there. Blank windows and windows that frame part of a digit are False.
+    """
+    x = canvas[None]  # 1 x 1 x H x W
+    inside = nn.functional.avg_pool2d(x, window, stride)[0, 0] * window**2
+    margin = 6
+    padded = nn.functional.pad(x, (margin,) * 4)
+    around = nn.functional.avg_pool2d(padded, window + 2 * margin, stride)[0, 0]
+    around = around * (window + 2 * margin) ** 2
+    h, w = shape if shape is not None else inside.shape
+    return (inside[:h, :w] > 20) & (inside[:h, :w] >= 0.97 * around[:h, :w])
+
+
 @torch.no_grad()
 def digit_heatmaps(fcn: nn.Module, canvas: torch.Tensor, *, window: int = 28, stride: int = 4):
     """Class probabilities at every window of a digit canvas, and which windows hold a digit.
 
-    LeNet5 never saw an empty or a cut-off digit in training, so its answer there means nothing.
-    The mask keeps the windows that hold a whole digit: ink in the window, and (almost) none
-    of it cut off by the window's edge.
+    A LeNet5 trained on single digits never saw an empty or a cut-off digit, so its answer
+    there means nothing; `whole_digit_windows` marks the windows that hold a whole digit.
     """
-    probs = heatmap(fcn, canvas)  # 10 x h x w
-    h, w = probs.shape[-2:]
-    x = canvas[None]  # 1 x 1 x H x W
-    inside = nn.functional.avg_pool2d(x, window, stride)[0, 0] * window**2
-    margin = 6  # a digit cut by the window has ink just outside it
-    around = (
-        nn.functional.avg_pool2d(nn.functional.pad(x, (margin,) * 4), window + 2 * margin, stride)[
-            0, 0
-        ]
-        * (window + 2 * margin) ** 2
-    )
-    whole = (inside[:h, :w] > 20) & (inside[:h, :w] >= 0.97 * around[:h, :w])
-    return probs, whole
+    probs = heatmap(fcn, canvas)  # classes x h x w
+    return probs, whole_digit_windows(canvas, window=window, stride=stride, shape=probs.shape[-2:])
+
+
+def false_detections(
+    probabilities: torch.Tensor, whole: torch.Tensor, *, threshold: float = 0.5, digits: int = 10
+) -> int:
+    """Windows that hold no whole digit, yet where some digit class gets `threshold` or more."""
+    return int(((probabilities[:digits].amax(0) >= threshold) & ~whole).sum())
+
+
+def background_windows(
+    images: torch.Tensor, labels: torch.Tensor, n: int, *, stride: int = 4, seed: int = 0
+) -> torch.Tensor:
+    """`n` 28×28 windows of digit canvases that hold no whole digit: "nothing centred here".
+
+    Taken as the canvases' windows come: parts of one or two digits, cut by the window's edge,
+    and blank patches (at most a fifth), so that a network trained with them as an 11th class
+    learns to say so where the test canvas holds no whole digit (OverFeat, Sermanet et al.
+    2014, §5, trains its detector with a background class for the same reason).
+    """
+    g = torch.Generator().manual_seed(seed)
+    partial, blank, k = [], [], 0
+    while sum(len(t) for t in partial) < n - n // 5 or sum(len(t) for t in blank) < n // 5:
+        canvas, _ = digit_canvas(images, labels, n=8, size=(128, 224), seed=seed * 1000 + k)
+        k += 1
+        windows = canvas[0].unfold(0, 28, stride).unfold(1, 28, stride)  # h x w x 28 x 28
+        whole = whole_digit_windows(canvas, stride=stride, shape=windows.shape[:2])
+        ink = windows.sum((-2, -1))
+        partial.append(windows[~whole & (ink > 20)])
+        blank.append(windows[ink <= 20])
+    partial_t, blank_t = torch.cat(partial), torch.cat(blank)
+    chosen = [
+        partial_t[torch.randperm(len(partial_t), generator=g)[: n - n // 5]],
+        blank_t[torch.randperm(len(blank_t), generator=g)[: n // 5]],
+    ]
+    return torch.cat(chosen)[:, None].clone()  # n x 1 x 28 x 28
+
+
+@torch.no_grad()
+def padding_differences(
+    features: nn.Module, image: torch.Tensor, *, size: int = 224, stride: int = 32
+) -> torch.Tensor:
+    """Where a crop's final map differs from one pass over the whole image, position by position.
+
+    `features` (the convolutional part) runs once over `image` and once on every size×size crop,
+    `stride` apart. Each crop's h×w map is compared with the same positions of the one-pass map.
+    Returns h × w: the mean |difference| over channels and crops, over the mean |one-pass value|.
+    Zero padding at a crop's edge, where one pass sees real pixels, makes them differ.
+    """
+    _, height, width = image.shape
+    rows, cols = output_positions(height, size, stride), output_positions(width, size, stride)
+    with config.evaluating(features) as dev:
+        image = image.to(dev)
+        whole = features(image[None])[0]  # C x H' x W'
+        total = None
+        for i in range(rows):
+            for j in range(cols):
+                crop = features(
+                    image[None, :, i * stride : i * stride + size, j * stride : j * stride + size]
+                )[0]
+                h, w = crop.shape[-2:]
+                diff = (crop - whole[:, i : i + h, j : j + w]).abs().mean(0)  # h x w
+                total = diff if total is None else total + diff
+        return (total / (rows * cols) / whole.abs().mean()).cpu()
 
 
 def photo_input(image, short_side: int, weights=None) -> torch.Tensor:
@@ -365,10 +434,12 @@ def multiscale_heatmaps(fcn: nn.Module, image, scales: Sequence[int], weights=No
 def found_digits(
     probabilities: torch.Tensor, placed: Sequence[tuple[int, int, int]], *, stride: int = 4
 ) -> list[int]:
-    """For each pasted digit, the class the map gives around the window that holds it."""
-    found = []
-    for top, left, _label in placed:
-        i, j = round(top / stride), round(left / stride)
-        near = probabilities[:, max(i - 1, 0) : i + 2, max(j - 1, 0) : j + 2]  # 10 x 3 x 3
-        found.append(int(near.sum(dim=(1, 2)).argmax()))
-    return found
+    """For each pasted digit, the digit class that the map gives at the window nearest to it.
+
+    Windows are `stride` pixels apart, so the nearest one frames the digit at most stride / 2
+    pixels off-centre. Only the first ten classes count: an 11th, "no digit here", never does.
+    """
+    return [
+        int(probabilities[:10, round(top / stride), round(left / stride)].argmax())
+        for top, left, _label in placed
+    ]

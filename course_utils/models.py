@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,23 +13,42 @@ from . import config
 
 
 class LeNet5(nn.Module):
-    """LeNet5 exactly as the slide prints it: 44,426 parameters for 1×28×28 digits."""
+    """LeNet5 exactly as the slide prints it: 44,426 parameters for 1×28×28 digits.
 
-    def __init__(self, num_classes: int = 10) -> None:
+    `activation` builds each nonlinearity (ReLU as on the slide; nn.Tanh or nn.Sigmoid to
+    compare); `batch_norm=True` adds batch normalisation after each convolution and hidden
+    linear layer, before the activation, as Ioffe & Szegedy (2015) place it.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        *,
+        activation: Callable[[], nn.Module] = nn.ReLU,
+        batch_norm: bool = False,
+    ) -> None:
         super().__init__()
+
+        def norm(kind: type[nn.Module], n: int) -> list[nn.Module]:
+            return [kind(n)] if batch_norm else []
+
         self.features = nn.Sequential(
             nn.Conv2d(1, 6, kernel_size=5),  # 6 x 24 x 24
-            nn.ReLU(inplace=True),
+            *norm(nn.BatchNorm2d, 6),
+            activation(),
             nn.MaxPool2d(2),  # 6 x 12 x 12
             nn.Conv2d(6, 16, kernel_size=5),  # 16 x 8 x 8
-            nn.ReLU(inplace=True),
+            *norm(nn.BatchNorm2d, 16),
+            activation(),
             nn.MaxPool2d(2),  # 16 x 4 x 4
         )
         self.classifier = nn.Sequential(
             nn.Linear(16 * 4 * 4, 120),
-            nn.ReLU(inplace=True),
+            *norm(nn.BatchNorm1d, 120),
+            activation(),
             nn.Linear(120, 84),
-            nn.ReLU(inplace=True),
+            *norm(nn.BatchNorm1d, 84),
+            activation(),
             nn.Linear(84, num_classes),
         )
 
@@ -36,6 +56,95 @@ class LeNet5(nn.Module):
         x = self.features(x)  # N x 16 x 4 x 4
         x = torch.flatten(x, 1)  # N x 256
         return self.classifier(x)  # N x 10
+
+
+class ScaledTanh(nn.Module):
+    """LeCun et al. 1998's squashing function A·tanh(S·a), A = 1.7159, S = 2/3 (appendix A)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 1.7159 * torch.tanh(2 / 3 * x)
+
+
+class Subsampling(nn.Module):
+    """LeNet-5's S2 and S4: sum each 2×2 block, times a trainable coefficient, plus a bias."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        summed = nn.functional.avg_pool2d(x, 2) * 4  # N x C x H/2 x W/2
+        return summed * self.weight[:, None, None] + self.bias[:, None, None]
+
+
+# LeCun et al. 1998, table I: the S2 maps that each of C3's 16 maps sees.
+C3_TABLE = (
+    (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (0, 4, 5), (0, 1, 5),
+    (0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (0, 3, 4, 5), (0, 1, 4, 5), (0, 1, 2, 5),
+    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
+    (0, 1, 2, 3, 4, 5),
+)  # fmt: skip
+
+
+class SparseC3(nn.Module):
+    """C3: 16 maps, each a 5×5 convolution over the S2 maps that table I gives it (1,516)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maps = nn.ModuleList(nn.Conv2d(len(ins), 1, 5) for ins in C3_TABLE)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat(
+            [conv(x[:, ins]) for conv, ins in zip(self.maps, C3_TABLE, strict=True)], 1
+        )
+
+
+class EuclideanRBF(nn.Module):
+    """The output layer: each class scores −Σ (x − wᵢ)², wᵢ a fixed ±1 code (not trained).
+
+    The paper draws the codes as 7×12 bitmaps of the characters "by hand"; random ±1 codes,
+    fixed by a seed, stand in for them here.
+    """
+
+    def __init__(self, features: int = 84, classes: int = 10) -> None:
+        super().__init__()
+        codes = torch.randint(0, 2, (classes, features), generator=torch.Generator().manual_seed(0))
+        self.register_buffer("centres", codes.float() * 2 - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return -((x[:, None, :] - self.centres) ** 2).sum(-1)  # N x classes: larger is closer
+
+
+class LeNet1998(nn.Module):
+    """LeNet-5 as LeCun et al. (1998, §II-B) built it: 60,000 trainable parameters, 32×32 input.
+
+    Scaled tanh instead of ReLU, trainable subsampling instead of max-pooling, a sparsely
+    connected C3, a convolution C5 that covers its whole 5×5 input, and Euclidean RBF outputs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5),  # C1: 6 x 28 x 28
+            ScaledTanh(),
+            Subsampling(6),  # S2: 6 x 14 x 14
+            ScaledTanh(),
+            SparseC3(),  # C3: 16 x 10 x 10
+            ScaledTanh(),
+            Subsampling(16),  # S4: 16 x 5 x 5
+            ScaledTanh(),
+            nn.Conv2d(16, 120, 5),  # C5: 120 x 1 x 1
+            ScaledTanh(),
+        )
+        self.classifier = nn.Sequential(
+            nn.Linear(120, 84),  # F6
+            ScaledTanh(),
+            EuclideanRBF(84, 10),  # OUTPUT
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))
 
 
 class AlexNet2012(nn.Module):
@@ -248,15 +357,18 @@ def load_pretrained(name: str, *, strict: bool = False, report: bool = True) -> 
 # --- classifying a photo -------------------------------------------------------------------
 
 
-def slide_normalize(image, size: int = 224) -> torch.Tensor:
-    """The slide's preprocessing: squash to size×size, then 0.5 + 0.5 (img − mean) / std.
+def slide_normalize(image, size: int | None = 224) -> torch.Tensor:
+    """The slide's normalisation, 0.5 + 0.5 (img − mean) / std, of a PIL image.
 
     Mean and std are those of the whole image, one number each, not ImageNet's per channel.
+    The slide feeds the photo at its own size (size=None); the course squashes it to
+    size×size by default, to compare it with the weights' own 224×224 input.
     """
     from torchvision.transforms.v2 import functional as F
 
     x = F.to_dtype(F.to_image(image), torch.float32, scale=True)
-    x = F.resize(x, [size, size], antialias=True)
+    if size is not None:
+        x = F.resize(x, [size, size], antialias=True)
     return 0.5 + 0.5 * (x - x.mean()) / x.std()
 
 
@@ -327,11 +439,23 @@ FAMILIES = {
 }
 
 
+def recipe(weights) -> str:
+    """How torchvision trained these weights, from their docs: "new" or "original".
+
+    "new" is torchvision's 2021 training recipe (longer training, stronger augmentation; its
+    docs say "new training recipe"), whatever the weights are called: resnext101_64x4d's only
+    weights, named V1, were trained with it. "original" covers weights that reproduce the paper
+    with a simple recipe and weights ported from the paper.
+    """
+    return "new" if "new training recipe" in weights.meta.get("_docs", "") else "original"
+
+
 def zoo() -> list[dict]:
     """Every ImageNet-1K weights of the lecture's families: accuracy, multiply-adds, parameters.
 
     All from torchvision's weights metadata, so it needs no download. torchvision calls the
-    multiply-adds "GFLOPS" (`_ops`); count_macs agrees with them.
+    multiply-adds "GFLOPS" (`_ops`); count_macs agrees with them. `size` is the input side the
+    numbers are for (the weights' crop size: 299 for inception_v3, 224 for the others).
     """
     import torchvision
 
@@ -342,12 +466,16 @@ def zoo() -> list[dict]:
                 metrics = weights.meta["_metrics"].get("ImageNet-1K")
                 if metrics is None or not weights.name.startswith("IMAGENET1K_"):
                     continue
+                if metrics["acc@1"] != metrics["acc@1"]:  # NaN: vgg16's FEATURES, no classifier
+                    continue
                 rows.append(
                     dict(
                         name=name,
                         family=family,
                         weights=str(weights),
-                        recipe=weights.name.removeprefix("IMAGENET1K_"),
+                        version=weights.name.removeprefix("IMAGENET1K_"),
+                        recipe=recipe(weights),
+                        size=weights.transforms().crop_size[0],
                         top1=metrics["acc@1"],
                         top5=metrics["acc@5"],
                         macs=weights.meta["_ops"],

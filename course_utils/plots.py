@@ -247,7 +247,7 @@ def plot_augmentation(
     src_ax.add_patch(
         Rectangle((left - 0.5, top - 0.5), size, size, fill=False, lw=2, edgecolor="#e69f00")
     )
-    src_ax.set_title(f"resized to {resized.shape[-2]}×{resized.shape[-1]}")
+    src_ax.set_title(f"the central {resized.shape[-2]}×{resized.shape[-1]} square")
     out_ax.imshow(_rgb(result))
     out_ax.set_title(f"the {size}×{size} training sample")
     for ax in (src_ax, out_ax):
@@ -363,19 +363,65 @@ def plot_class_heatmaps(
     return fig
 
 
-def plot_overlay(image, heat: torch.Tensor, *, title: str = "") -> Figure:
-    """A heatmap stretched over the photo (PIL, or a 3×H×W tensor in [0, 1]) it was computed on."""
+def plot_overlay(
+    image, heat: torch.Tensor, *, title: str = "", untrained: bool = False, expected: str = ""
+) -> Figure:
+    """A heatmap stretched over the photo (PIL, or a 3×H×W tensor in [0, 1]) it was computed on.
+
+    untrained=True draws the map in grey under a warning, with `expected` (what real weights
+    would show) written on it: a map from random weights must not look like a finding.
+    """
     pixels = np.asarray(image) if not torch.is_tensor(image) else _rgb(image)
     height, width = pixels.shape[:2]
     fig = _figure(6, 6 * height / width + 0.5)
     ax = fig.subplots()
     ax.imshow(pixels)
     shown = ax.imshow(
-        heat.numpy(), cmap="jet", alpha=0.45, extent=(0, width, height, 0), interpolation="bilinear"
+        heat.numpy(),
+        cmap="gray" if untrained else "jet",
+        alpha=0.45,
+        extent=(0, width, height, 0),
+        interpolation="bilinear",
     )
     fig.colorbar(shown, ax=ax, fraction=0.03, label="probability")
+    if untrained:
+        warning = "UNTRAINED WEIGHTS: this map is noise"
+        ax.text(
+            0.5,
+            0.5,
+            warning + (f"\nwith real weights: {expected}" if expected else ""),
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=11,
+            color="#c00000",
+            wrap=True,
+            bbox=dict(facecolor="white", alpha=0.85, edgecolor="#c00000"),
+        )
     ax.set_title(title)
     ax.axis("off")
+    return fig
+
+
+def plot_position_map(values: torch.Tensor, *, title: str, label: str) -> Figure:
+    """A small map of one number per output position, each written in its cell."""
+    v = values.detach().cpu().numpy()
+    fig = _figure(4.6, 4.2)
+    ax = fig.subplots()
+    shown = ax.imshow(v, cmap="magma_r")
+    for (i, j), x in np.ndenumerate(v):
+        dark = shown.norm(x) > 0.55
+        ax.text(
+            j,
+            i,
+            f"{x:.0e}",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if dark else "black",
+        )
+    ax.set(xticks=range(v.shape[1]), yticks=range(v.shape[0]), title=title)
+    fig.colorbar(shown, ax=ax, fraction=0.046, label=label)
     return fig
 
 
@@ -383,7 +429,10 @@ def plot_gradient_norms(norms: dict[str, Sequence[float]]) -> Figure:
     """Gradient norm per layer (log scale), one line per network."""
     fig = _figure(7.5, 3.6)
     ax = fig.subplots()
-    for (name, values), color in zip(norms.items(), ["#d55e00", "#0072b2"], strict=False):
+    palette = ["#d55e00", "#0072b2", "#009e73", "#cc79a7", "#e69f00", "#56b4e9"]
+    if len(norms) > len(palette):
+        raise ValueError(f"plot_gradient_norms draws at most {len(palette)} lines")
+    for (name, values), color in zip(norms.items(), palette, strict=False):
         ax.semilogy(range(1, len(values) + 1), values, "o-", ms=3, color=color, label=name)
     ax.set(
         xlabel="layer (1 = next to the input)",
@@ -391,7 +440,7 @@ def plot_gradient_norms(norms: dict[str, Sequence[float]]) -> Figure:
         title="gradients at initialisation, one batch of digits",
     )
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -415,20 +464,78 @@ def plot_bars(
     return fig
 
 
+# Where _place_labels tries to put a label, in points from its point, nearest first.
+_OFFSETS = [(5, 3), (5, -10), (-5, 3), (-5, -10), (0, 8), (0, -15), (9, -3), (-9, -3)]
+_CANDIDATES = [(dx * r, dy * r) for r in (1, 2, 3, 4, 6) for dx, dy in _OFFSETS]
+
+
+def _place_labels(ax, points: Sequence[tuple[float, float]], texts: Sequence[str]) -> list:
+    """Write each text next to its point where it overlaps no other label and no point.
+
+    Candidate offsets are tried nearest first, in display space after the figure's layout is
+    fixed; a label that had to move far gets a thin leader line to its point.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    FigureCanvasAgg(fig)  # a renderer, so that text sizes can be measured
+    fig.canvas.draw()  # lays the figure out once...
+    fig.set_layout_engine("none")  # ...and keeps it, so that the positions found stay true
+    renderer = fig.canvas.get_renderer()
+    frame = fig.bbox  # labels may leave the axes, not the figure
+    taken = [
+        Bbox.from_extents(x - 3, y - 3, x + 3, y + 3)
+        for x, y in ax.transData.transform(np.asarray(points))
+    ]
+
+    def annotate(k: int, dx: float, dy: float, *, leader: bool = False):
+        far = leader and abs(dx) + abs(dy) > 20
+        return ax.annotate(
+            texts[k],
+            points[k],
+            xytext=(dx, dy),
+            textcoords="offset points",
+            fontsize=7,
+            ha="left" if dx >= 0 else "right",
+            arrowprops=dict(arrowstyle="-", color="#999999", lw=0.5) if far else None,
+        )
+
+    def cost(dx: float, dy: float, k: int) -> tuple[int, int]:
+        """(labels and points it would overlap, 1 if it would leave the figure), measured."""
+        label = annotate(k, dx, dy)
+        box = label.get_window_extent(renderer).expanded(1.05, 1.1)
+        label.remove()
+        outside = not (frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1))
+        return int(outside), sum(box.overlaps(t) for t in taken)
+
+    placed = []
+    for k in sorted(range(len(points)), key=lambda k: points[k]):
+        costs = [cost(dx, dy, k) for dx, dy in _CANDIDATES]
+        best = min(range(len(costs)), key=lambda c: (costs[c], c))  # free and inside, nearest
+        dx, dy = _CANDIDATES[best]
+        taken.append(annotate(k, dx, dy).get_window_extent(renderer).expanded(1.05, 1.1))
+        ax.texts[-1].remove()  # measured without its leader line, which may cross points
+        label = annotate(k, dx, dy, leader=True)
+        placed.append(label)
+    return placed
+
+
 def plot_model_zoo(rows: Sequence[dict]) -> Figure:
     """Top-1 accuracy against multiply-adds, marker area for parameters, colour for family.
 
-    Each row: name, family, macs (×10⁹), params (millions), top1 (%), recipe ("V1" or "V2").
+    Each row: name, family, macs (×10⁹), params (millions), top1 (%), recipe ("original" or
+    "new": hollow markers and a *), size (the input side the multiply-adds are for).
     """
     families = sorted(
         {r["family"] for r in rows}, key=lambda f: min(r["macs"] for r in rows if r["family"] == f)
     )
     palette = ["#e69f00", "#56b4e9", "#009e73", "#0072b2", "#d55e00", "#cc79a7", "#999999"]
-    fig = _figure(10, 6)
+    fig = _figure(10, 6.5)
     ax = fig.subplots()
     for family, color in zip(families, palette, strict=False):
         for r in (r for r in rows if r["family"] == family):
-            new = r["recipe"] != "V1"
+            new = r["recipe"] == "new"
             ax.scatter(
                 r["macs"],
                 r["top1"],
@@ -439,25 +546,26 @@ def plot_model_zoo(rows: Sequence[dict]) -> Figure:
                 linewidths=1.5,
                 label=family if r is next(q for q in rows if q["family"] == family) else None,
             )
-            ax.annotate(
-                r["name"] + ("*" if new else ""),
-                (r["macs"], r["top1"]),
-                fontsize=7,
-                xytext=(4, 3),
-                textcoords="offset points",
-            )
     ax.set_xscale("log")
+    ax.margins(x=0.12, y=0.06)  # room for the labels of the points at the edges
+    others = [f"{r['name']} at {r['size']}×{r['size']}" for r in rows if r.get("size", 224) != 224]
+    size_note = "224×224 images" + (f"; {', '.join(others)}" if others else "")
     ax.set(
-        xlabel="multiply-adds per 224×224 image (×10⁹, log scale)",
+        xlabel=f"multiply-adds per image (×10⁹, log scale): {size_note}",
         ylabel="ImageNet top-1 accuracy (%)",
         title="torchvision's classifiers in the lecture's families (area: parameters)",
     )
     ax.grid(alpha=0.3, which="both")
     ax.legend(
         loc="lower right",
-        title="family (hollow, *: newer training recipe)",
+        title="family (hollow, *: torchvision's new training recipe)",
         fontsize=8,
         markerscale=0.5,
+    )
+    _place_labels(
+        ax,
+        [(r["macs"], r["top1"]) for r in rows],
+        [r["name"] + ("*" if r["recipe"] == "new" else "") for r in rows],
     )
     return fig
 
@@ -488,3 +596,29 @@ def present(on: bool = True, *, scale: float = 1.6) -> None:
                 plt.rcParams[k] = value * scale
             else:  # named sizes ("large"): scale the base font instead
                 continue
+
+
+def plot_training_curves(histories: dict, *, smooth: int = 20, title: str = "") -> Figure:
+    """Training loss along training (a running mean over `smooth` batches), one line per run.
+
+    `histories` maps names to Histories, or panel titles to such dicts: one panel each, side by
+    side with a shared y-axis, as He et al. (2015) draw plain and residual nets in figure 4.
+    """
+    nested = all(isinstance(v, dict) for v in histories.values())
+    panels = histories if nested else {title: histories}
+    fig = _figure(5.5 * len(panels) + 1.5 * (len(panels) == 1), 3.6)
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+    colors = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9"]
+    for ax, (panel, runs) in zip(axes, panels.items(), strict=True):
+        for (name, h), color in zip(runs.items(), colors, strict=False):
+            losses = np.asarray(h.batch_loss)
+            k = max(1, min(smooth, len(losses)))
+            mean = np.convolve(losses, np.ones(k) / k, mode="valid")
+            epochs = (np.arange(len(mean)) + k) / (len(losses) / max(h.epochs, 1))
+            ax.plot(epochs, mean, color=color, lw=1.8, label=name)
+        ax.set_yscale("log")
+        ax.set(xlabel="epoch", title=panel if nested else title)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("training loss (cross-entropy)")
+    return fig

@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 
 from . import config
 from .augment import RandomShift
+from .counting import Report
 
 
 @dataclass
@@ -299,3 +300,26 @@ def fit(
         reporter.close()
         model.eval()
     return history
+
+
+def history_table(histories: dict[str, History]) -> Report:
+    """One row per run: final training loss, training and test accuracy, time; as Markdown."""
+    rows = {
+        name: {
+            "train loss": h.train_loss[-1],
+            "train accuracy": h.train_accuracy[-1],
+            "test accuracy": h.test_accuracy[-1],
+            "seconds": sum(h.epoch_seconds),
+        }
+        for name, h in histories.items()
+    }
+    lines = [
+        "| run | epochs | final training loss | training accuracy | test accuracy | time |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (name, r), h in zip(rows.items(), histories.values(), strict=True):
+        lines.append(
+            f"| {name} | {h.epochs} | {r['train loss']:.4f} | {r['train accuracy']:.1%} "
+            f"| {r['test accuracy']:.1%} | {r['seconds']:.1f} s |"
+        )
+    return Report("\n".join(lines), rows)

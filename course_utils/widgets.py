@@ -17,7 +17,7 @@ from torch import nn
 from torchvision.transforms.v2 import functional as F
 
 from . import config, plots
-from .augment import PCAColorAugmentation, crop
+from .augment import PCAColorAugmentation, crop, krizhevsky_square
 from .fcn import convolutionize, heatmap, photo_input
 from .images import ImageLoadError, load_image, sample_images
 from .models import PRETRAINED, activations, classify, load_pretrained, weights_for
@@ -204,7 +204,7 @@ class ImagePicker(W.VBox):
 
 
 class AugmentationExplorer(W.VBox):
-    """AlexNet's augmentations by hand: crop position, flip and the three PCA colour α's."""
+    """AlexNet's augmentations by hand: crop position in the central 256 square, flip, PCA α's."""
 
     def __init__(self, image: str = "cat", *, size: int = 224, resize: int = 256) -> None:
         self.size, self.resize = size, resize
@@ -232,7 +232,7 @@ class AugmentationExplorer(W.VBox):
 
     def update(self) -> None:
         """Recompute the augmented crop and show it beside the resized original."""
-        resized = F.resize(
+        resized = krizhevsky_square(
             F.to_dtype(F.to_image(self.picker.image), torch.float32, scale=True), self.resize
         )
         room_y, room_x = resized.shape[-2] - self.size, resized.shape[-1] - self.size
@@ -400,7 +400,11 @@ class HeatmapExplorer(W.VBox):
         name = model.weights.meta["categories"][c]
         label = "" if model.is_pretrained else " (UNTRAINED WEIGHTS)"
         overlay = plots.plot_overlay(
-            self.picker.image, self.probabilities[c], title=f"{name}{label}"
+            self.picker.image,
+            self.probabilities[c],
+            title=f"{name}{label}",
+            untrained=not model.is_pretrained,
+            expected="the picked class is bright where the photo shows it",
         )
         _replace(self.output, overlay)
 

@@ -163,3 +163,24 @@ def test_overfitting_report_writes_the_measured_numbers(digits):
     assert f"{accuracy:.1%}" in report._repr_markdown_()
     table = cu.augment.crop_averaging_table({"a": model}, test)
     assert table.rows["a"]["centre"] == pytest.approx(accuracy)
+
+
+def test_krizhevsky_crops_come_from_the_central_256_square():
+    """§2 and §4.1: short side to 256, the central 256 x 256, then random 224 crops in it."""
+    h, w = 256, 341
+    rows = torch.arange(h, dtype=torch.float32)[:, None].expand(h, w)
+    cols = torch.arange(w, dtype=torch.float32)[None, :].expand(h, w)
+    image = torch.stack([rows, cols, torch.zeros(h, w)])  # each pixel holds its own position
+    left_of_square = (w - 256) // 2  # 42
+    torch.manual_seed(0)
+    seen = set()
+    for _ in range(300):
+        out = krizhevsky_crops()(image)
+        first_col, last_col = out[1, 0, 0].item(), out[1, 0, -1].item()
+        left = int(min(first_col, last_col))  # mirrored crops run right to left
+        top = int(out[0, 0, 0].item())
+        assert left_of_square <= left <= left_of_square + 32 and 0 <= top <= 32
+        seen.add((top, left - left_of_square))
+    assert len(seen) > 200  # many of the 33 x 33 positions, none outside the square
+    square = cu.augment.krizhevsky_square(image)
+    assert square.shape == (3, 256, 256) and square[1, 0, 0].item() == left_of_square

@@ -115,7 +115,7 @@ def test_zoo_comes_from_the_weights_metadata():
         "resnext50_32x4d",
         "wide_resnet50_2",
     } <= names
-    resnext = next(r for r in rows if r["name"] == "resnext50_32x4d" and r["recipe"] == "V1")
+    resnext = next(r for r in rows if r["name"] == "resnext50_32x4d" and r["version"] == "V1")
     assert resnext["params"] * 1e6 == pytest.approx(25_028_904)
     assert (
         resnext["top1"]
@@ -129,3 +129,33 @@ def test_markdown_table():
     table = cu.counting.markdown_table(["a", "b"], [("x", 1234567), ("y", 0.5)])
     assert "| x | 1,234,567 |" in table._repr_markdown_()
     assert table.rows["y"] == [0.5]
+
+
+def test_zoo_classifies_weights_by_their_recipe_not_their_name():
+    rows = {(r["name"], r["version"]): r for r in cu.models.zoo()}
+    assert rows["resnext101_64x4d", "V1"]["recipe"] == "new"  # named V1, trained with the new one
+    assert rows["resnet50", "V1"]["recipe"] == "original"
+    assert rows["resnet50", "V2"]["recipe"] == "new"
+    assert rows["inception_v3", "V1"]["size"] == 299 and rows["alexnet", "V1"]["size"] == 224
+    assert all(r["top1"] == r["top1"] for r in rows.values())  # no NaN rows
+
+
+def test_zoo_chart_labels_do_not_overlap_and_say_the_input_sizes():
+    from matplotlib.text import Text
+
+    fig = cu.plots.plot_model_zoo(cu.models.zoo())
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    for label in ax.texts:
+        label.update_positions(renderer)
+    boxes = [Text.get_window_extent(t, renderer) for t in ax.texts]  # the words, not the leaders
+    assert len(boxes) == len(cu.models.zoo())
+    overlapping = [
+        (ax.texts[i].get_text(), ax.texts[j].get_text())
+        for i in range(len(boxes))
+        for j in range(i + 1, len(boxes))
+        if boxes[i].overlaps(boxes[j])
+    ]
+    assert overlapping == []
+    assert all(fig.bbox.contains(b.x0, b.y0) and fig.bbox.contains(b.x1, b.y1) for b in boxes)
+    assert "inception_v3 at 299×299" in ax.get_xlabel()

@@ -171,3 +171,43 @@ def test_heatmap_explorer(tmp_path, monkeypatch):
     assert explorer.probabilities.shape == (1000, 1, 4)
     explorer.picker.dropdown.value = "coffee"
     assert "coffee at 224" in explorer.status.value
+
+
+def test_whole_digit_windows_and_false_detections(digits):
+    _, test = digits
+    canvas, placed = cu.fcn.digit_canvas(test.images, test.labels, n=4, size=(64, 96), seed=0)
+    whole = cu.fcn.whole_digit_windows(canvas)
+    assert whole.shape == (10, 18)
+    for top, left, _ in placed:  # the window nearest to each digit holds it whole
+        assert whole[round(top / 4), round(left / 4)]
+    assert not whole[:, :].all() and whole.sum() < 4 * 9  # blank and cut windows are not
+    probabilities = torch.zeros(11, 10, 18)
+    probabilities[3] = 0.6  # class 3 everywhere: a false detection wherever no whole digit is
+    assert cu.fcn.false_detections(probabilities, whole) == int((~whole).sum())
+    probabilities[3], probabilities[10] = 0.2, 0.8  # "no digit here" wins: nothing is false
+    assert cu.fcn.false_detections(probabilities, whole) == 0
+    found = cu.fcn.found_digits(probabilities, placed)
+    assert found == [3] * 4  # the 11th class is never an answer
+
+
+def test_background_windows_hold_no_whole_digit(digits):
+    train, _ = digits
+    windows = cu.fcn.background_windows(train.images, train.labels, 200, seed=0)
+    assert windows.shape == (200, 1, 28, 28)
+    ink = windows.sum((1, 2, 3))
+    assert (ink <= 20).sum() == 40  # a fifth blank
+    for w in windows[ink > 20][:20]:  # the rest: ink cut by the window's edge
+        edge = torch.cat([w[0, 0], w[0, -1], w[0, :, 0], w[0, :, -1]])
+        assert edge.sum() > 0
+
+
+def test_padding_differences_vanish_without_padding_and_grow_at_the_border():
+    torch.manual_seed(0)
+    image = torch.rand(1, 64, 96)
+    plain = nn.Sequential(nn.Conv2d(1, 4, 5), nn.ReLU(), nn.MaxPool2d(2))
+    zero = cu.fcn.padding_differences(plain, image, size=32, stride=2)
+    torch.testing.assert_close(zero, torch.zeros_like(zero))  # no padding: crops = one pass
+    padded = nn.Sequential(nn.Conv2d(1, 4, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2))
+    diff = cu.fcn.padding_differences(padded, image, size=32, stride=2)
+    assert diff.shape == (16, 16)
+    assert diff[0, 0] > 0 and diff[8, 8] == 0  # only fields that reach the crop's edge differ

@@ -68,4 +68,26 @@ def test_notebooks_carry_slide_metadata_and_warn_before_heavy_cells():
             source = "".join(cell["source"])
             heavy = "cu.fit(" in source or "224, 32)" in source or "paper_resnet(depth)" in source
             if cell["cell_type"] == "code" and heavy:
-                assert "⏱" in "".join(before["source"]), f"{path.name}: heavy cell without ⏱"
+                # a folded solution says so in its own title
+                said = "".join(before["source"]) + source.splitlines()[0]
+                assert "⏱" in said, f"{path.name}: heavy cell without ⏱"
+
+
+def test_every_notebook_ends_with_exercises_and_a_folded_solution_for_each():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        text = ["".join(c["source"]) for c in cells]
+        exercises = next(t for t in text if "## Exercises" in t).split("## Exercises", 1)[1]
+        numbered = re.findall(r"^(\d+)\. ", exercises, re.M)
+        assert numbered == [str(k) for k in range(1, len(numbered) + 1)] and numbered, path.name
+        solutions = [
+            (t, c) for t, c in zip(text, cells, strict=True) if t.startswith("# @title Solution")
+        ]
+        titles = [t.splitlines()[0] for t, _ in solutions]
+        assert [re.match(r"# @title Solution to exercise (\d+)\b", t)[1] for t in titles] == [
+            str(k) for k in range(1, len(numbered) + 1)
+        ], path.name
+        for _, cell in solutions:  # folded in JupyterLab, a titled form in Colab
+            assert cell["metadata"]["jupyter"]["source_hidden"] is True
+            assert cell["metadata"]["cellView"] == "form"
+        assert "## Solutions" in text[-len(solutions) - 1], path.name

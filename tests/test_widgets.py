@@ -49,9 +49,9 @@ def test_augmentation_explorer_follows_its_controls():
     assert "+" in explorer.summary.value or "-" in explorer.summary.value
     explorer.picker.dropdown.value = "coffee"
     assert explorer.picker.name == "coffee"
-    # the cat is 451 x 300: resized to 384 x 256, so 160 columns of room for the crop
+    # the cat is 451 x 300: short side to 256, the central 256 x 256, so 32 x 32 crop offsets
     explorer.picker.dropdown.value = "cat"
-    assert (explorer.top.max, explorer.left.max) == (32, 160)
+    assert (explorer.top.max, explorer.left.max) == (32, 32)
 
 
 def test_a_bad_upload_leaves_the_explorer_working():
