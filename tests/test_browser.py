@@ -120,11 +120,17 @@ def _open_and_run_all(page, url: str, notebook: str, timeout_s: float, shot: Pat
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     try:
-        # Done when every code cell shows an execution count and none shows [*].
+        # Done when the last code cell has its output (cells run in order; the notebooks are
+        # committed without outputs) and no cell shows [*]. Folded solution cells show no
+        # prompt, so prompts alone cannot tell.
         page.wait_for_function(
             """() => {
+                const cells = [...document.querySelectorAll('.jp-CodeCell')];
                 const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
-                return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+                const busy = prompts.some(p => p.textContent.includes('*'));
+                const last = cells[cells.length - 1];
+                return cells.length > 0 && !busy
+                    && last.querySelector('.jp-OutputArea-output') !== null;
             }""",
             timeout=timeout_s * 1000,
             polling=1000,
