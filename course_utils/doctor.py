@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata as metadata
+import os
 import platform
 from dataclasses import dataclass, field
 
@@ -55,6 +56,30 @@ class Diagnosis:
     __repr__ = __str__
 
 
+def describe_device(dev: torch.device) -> str:
+    """The device, and whether it can really be used here: a forced one may not be."""
+    forced = " (set by COURSE_DEVICE)" if os.environ.get("COURSE_DEVICE") else ""
+    try:
+        if dev.type == "cuda":
+            if not torch.cuda.is_available():
+                raise RuntimeError("torch.cuda.is_available() is False: no driver or no GPU")
+            return f"{dev}{forced} ({torch.cuda.get_device_name(dev)})"
+        if dev.type == "mps":
+            mps = getattr(torch.backends, "mps", None)
+            if mps is None or not mps.is_available():
+                raise RuntimeError("torch.backends.mps.is_available() is False")
+            return f"{dev}{forced} (Apple GPU)"
+        if dev.type == "cpu":
+            return f"cpu{forced} ({torch.get_num_threads()} threads; no GPU found)"
+        torch.zeros(1, device=dev)  # any other device: can a tensor live there?
+        return f"{dev}{forced}"
+    except Exception as err:  # noqa: BLE001 - the point is to report it, not to crash
+        return (
+            f"{dev}{forced}, NOT USABLE here ({config.short_error(err)}): unset COURSE_DEVICE "
+            "or set it to cpu"
+        )
+
+
 def doctor(*, show: bool = True) -> Diagnosis:
     """Print versions, the device, the network, the caches, and what is missing."""
     d = Diagnosis()
@@ -64,12 +89,7 @@ def doctor(*, show: bool = True) -> Diagnosis:
             d.versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             d.missing.append(f"the package {name}: pip install -r requirements.txt")
-    dev = config.device()
-    d.device = str(dev)
-    if dev.type == "cuda":
-        d.device += f" ({torch.cuda.get_device_name(dev)})"
-    elif dev.type == "cpu":
-        d.device += f" ({torch.get_num_threads()} threads; no GPU found)"
+    d.device = describe_device(config.device())
     d.online = config.reachable("download.pytorch.org")
     d.mnist = data._raw_files_present(config.data_dir() / "MNIST")
     d.weights = {name: models.weights_file(name).is_file() for name in models.PRETRAINED}
@@ -85,3 +105,7 @@ def doctor(*, show: bool = True) -> Diagnosis:
     if show:
         print(d)
     return d
+
+
+if __name__ == "__main__":
+    doctor()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
@@ -45,20 +46,44 @@ def _describe(source: object, name: str | None) -> str:
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
-    """Any PIL mode to 8-bit RGB: 16-bit scaled down, transparency over white, palettes expanded."""
+    """Any PIL mode to 8-bit RGB: 16-bit scaled down, transparency over white, palettes expanded.
+
+    Transparency counts whether it is an alpha channel or a colour key (PNG's tRNS chunk, which
+    PIL keeps in img.info["transparency"] for palette, greyscale and RGB images).
+    """
+    keyed = "transparency" in img.info and img.mode in ("P", "L", "RGB")
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
         top = 65535.0 if arr.max(initial=0) > 255 or img.mode.startswith("I;16") else 255.0
         if img.mode == "F" and arr.max(initial=0) <= 1.0:
             top = 1.0
         img = Image.fromarray((arr / top * 255).round().clip(0, 255).astype(np.uint8), mode="L")
-    if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if keyed:
+        img = img.convert("RGBA")  # the keyed colour becomes transparent
+    elif img.mode == "P":
+        img = img.convert("RGB")
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
     return img.convert("RGB") if img.mode != "RGB" else img
+
+
+# The explorers resize an image's short side to at most 480 pixels; a thin strip would then
+# need a gigantic long side (a 60000×1 PNG of 254 bytes asks for 28.8 million pixels × 480).
+MAX_ASPECT_RATIO = 10
+
+
+def check_proportions(image: Image.Image, name: str) -> Image.Image:
+    """The image itself, or ImageLoadError if one side is over 10 times the other."""
+    long, short = max(image.size), min(image.size)
+    if short == 0 or long / short > MAX_ASPECT_RATIO:
+        raise ImageLoadError(
+            f"{name} is {image.width} × {image.height} pixels: one side is more than "
+            f"{MAX_ASPECT_RATIO} times the other, so resizing it for a network would need an "
+            "enormous image. Crop it to a more usual shape and try again."
+        )
+    return image
 
 
 def load_image(
@@ -72,29 +97,45 @@ def load_image(
     8-bit RGB (transparency over white).
     """
     what = _describe(source, name)
-    try:
-        if isinstance(source, str | os.PathLike):
-            path = Path(source).expanduser()
-            if not path.is_file():
-                raise ImageLoadError(f"There is no image file at {what}: check the path.")
-            data = path.read_bytes()
-        elif isinstance(source, bytes | bytearray | memoryview):
-            data = bytes(source)
-        elif hasattr(source, "read"):
-            data = source.read()
-        else:
-            raise ImageLoadError(
-                f"Cannot read an image from {type(source).__name__}: "
-                "give a path, bytes or an open file."
-            )
-    except OSError as err:
-        raise ImageLoadError(f"Cannot read {what}: {err.strerror or err}.") from err
-    if not data:
-        raise ImageLoadError(f"{what} is empty (0 bytes): choose another file.")
+    with contextlib.ExitStack() as opened:
+        try:
+            stream = _binary_stream(source, what, opened)
+            # Only a header is read before Pillow decides whether this is an image at all: a
+            # large file that is not one is rejected without being read whole.
+            start = stream.tell()
+            if not stream.read(1):
+                raise ImageLoadError(f"{what} is empty (0 bytes): choose another file.")
+            stream.seek(start)
+        except OSError as err:
+            raise ImageLoadError(f"Cannot read {what}: {err.strerror or err}.") from err
+        return _decode(stream, what)
+
+
+def _binary_stream(source, what: str, opened: contextlib.ExitStack) -> BinaryIO:
+    """A seekable binary stream over `source`; a file opened here is closed with `opened`."""
+    if isinstance(source, str | os.PathLike):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise ImageLoadError(f"There is no image file at {what}: check the path.")
+        return opened.enter_context(open(path, "rb"))
+    if isinstance(source, bytes | bytearray | memoryview):
+        return io.BytesIO(bytes(source))
+    if isinstance(source, io.TextIOBase) or "b" not in getattr(source, "mode", "b"):
+        raise ImageLoadError(
+            f"{what} is open in text mode; an image needs its bytes: open it with open(path, 'rb')."
+        )
+    if hasattr(source, "read"):
+        return source if source.seekable() else io.BytesIO(source.read())
+    raise ImageLoadError(
+        f"Cannot read an image from {type(source).__name__}: give a path, bytes or an open file."
+    )
+
+
+def _decode(stream: BinaryIO, what: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(stream)
             img.load()
             img = ImageOps.exif_transpose(img)
             return _to_rgb(img)

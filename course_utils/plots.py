@@ -570,32 +570,40 @@ def plot_model_zoo(rows: Sequence[dict]) -> Figure:
     return fig
 
 
-_DEFAULTS: dict = {}
+_PRESENT_KEYS = (
+    "figure.dpi",
+    "font.size",
+    "axes.titlesize",
+    "axes.labelsize",
+    "xtick.labelsize",
+    "ytick.labelsize",
+    "legend.fontsize",
+    "lines.linewidth",
+    "lines.markersize",
+)
+_BEFORE: dict = {}  # each key's value before present() changed it
+_SET: dict = {}  # what present() set it to
 
 
 def present(on: bool = True, *, scale: float = 1.6) -> None:
-    """Presenting mode: larger figures and fonts for a projector; present(False) undoes it."""
-    keys = (
-        "figure.dpi",
-        "font.size",
-        "axes.titlesize",
-        "axes.labelsize",
-        "xtick.labelsize",
-        "ytick.labelsize",
-        "legend.fontsize",
-        "lines.linewidth",
-        "lines.markersize",
-    )
-    if not _DEFAULTS:
-        _DEFAULTS.update({k: plt.rcParams[k] for k in keys})
-    plt.rcParams.update(_DEFAULTS)
-    if on:
-        for k in keys:
-            value = plt.rcParams[k]
-            if isinstance(value, int | float):
-                plt.rcParams[k] = value * scale
-            else:  # named sizes ("large"): scale the base font instead
-                continue
+    """Presenting mode: larger figures and fonts for a projector; present(False) undoes it.
+
+    Undoing restores only the settings that are still as present() left them: a setting you
+    changed yourself in between stays as you set it.
+    """
+    for key, value in _SET.items():  # undo what is still ours
+        if plt.rcParams[key] == value:
+            plt.rcParams[key] = _BEFORE[key]
+    _BEFORE.clear()
+    _SET.clear()
+    if not on:
+        return
+    for key in _PRESENT_KEYS:
+        value = plt.rcParams[key]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            _BEFORE[key] = value
+            _SET[key] = plt.rcParams[key] = value * scale
+        # named sizes ("large") scale with the base font and need no change
 
 
 def plot_training_curves(histories: dict, *, smooth: int = 20, title: str = "") -> Figure:

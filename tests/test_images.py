@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import course_utils as cu
+from course_utils.images import ImageLoadError
 
 
 def _png(img: Image.Image, **kw) -> bytes:
@@ -138,3 +139,51 @@ def test_greyscale_becomes_rgb():
 def test_unsupported_source_type():
     with pytest.raises(cu.ImageLoadError, match="path, bytes or an open file"):
         cu.load_image(12345)
+
+
+def test_a_file_open_in_text_mode_gets_a_clear_message(tmp_path):
+    path = tmp_path / "cat.png"
+    path.write_bytes(cu.sample_images()["cat"].read_bytes())
+    with open(path, encoding="latin-1") as text:  # the wrong mode for an image
+        with pytest.raises(ImageLoadError, match="text mode.*'rb'"):
+            cu.load_image(text)
+
+
+class CountingReader(io.BytesIO):
+    """A file object that counts the bytes read from it."""
+
+    read_bytes = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.read_bytes += len(data)
+        return data
+
+
+def test_a_large_non_image_is_rejected_without_reading_it_whole():
+    big = CountingReader(b"\x00not an image\x00" * 4_000_000)  # 56 MB
+    with pytest.raises(ImageLoadError, match="not an image"):
+        cu.load_image(big, name="notes.bin")
+    assert big.read_bytes < 1_000_000, f"read {big.read_bytes:,} bytes"
+
+
+def test_colour_keyed_transparency_becomes_white_not_black():
+    """PNG's tRNS chunk marks one colour transparent in greyscale and RGB images too."""
+    for mode, key in [("RGB", (0, 0, 0)), ("L", 0)]:
+        img = Image.new(mode, (8, 8), key)
+        img.paste(Image.new(mode, (4, 8), (200, 30, 30) if mode == "RGB" else 120), (0, 0))
+        buffer = io.BytesIO()
+        img.save(buffer, format="PNG", transparency=key)
+        rgb = cu.load_image(buffer.getvalue())
+        assert rgb.getpixel((6, 4)) == (255, 255, 255), mode  # the keyed colour: white
+        assert rgb.getpixel((1, 4)) != (255, 255, 255), mode  # the rest as it was
+
+
+def test_a_thin_strip_is_refused_before_any_explorer_resizes_it():
+    strip = Image.new("RGB", (60000, 1), (10, 20, 30))
+    buffer = io.BytesIO()
+    strip.save(buffer, format="PNG")
+    assert len(buffer.getvalue()) < 1000  # tiny on disk, far below the bomb limit
+    with pytest.raises(ImageLoadError, match="60000 × 1.*Crop it"):
+        cu.images.check_proportions(cu.load_image(buffer.getvalue()), "'strip.png'")
+    assert cu.images.check_proportions(strip.resize((800, 600)), "x").size == (800, 600)

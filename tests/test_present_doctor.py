@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import matplotlib.pyplot as plt
 
 import course_utils as cu
@@ -34,3 +37,43 @@ def test_doctor_reports_versions_device_network_and_caches(tmp_path, monkeypatch
     path.parent.mkdir(parents=True)
     path.write_bytes(b"x")
     assert cu.doctor(show=False).weights["resnet18"] is True
+
+
+def test_present_false_keeps_the_settings_you_changed_yourself():
+    before = plt.rcParams["font.size"], plt.rcParams["figure.dpi"]
+    try:
+        cu.present()
+        plt.rcParams["font.size"] = 7  # the user's own choice, after presenting began
+    finally:
+        cu.present(False)
+    try:
+        assert plt.rcParams["font.size"] == 7  # kept
+        assert plt.rcParams["figure.dpi"] == before[1]  # present's own change undone
+    finally:
+        plt.rcParams["font.size"] = before[0]
+
+
+def test_doctor_does_not_crash_on_a_forced_device_that_is_not_there(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
+    for forced in ("cuda", "mps"):
+        monkeypatch.setenv("COURSE_DEVICE", forced)
+        d = cu.doctor(show=False)
+        assert (
+            d.device.startswith(forced) and "NOT USABLE" in d.device and "COURSE_DEVICE" in d.device
+        )
+
+
+def test_python_m_course_utils_doctor_prints_the_report():
+
+    env = {**__import__("os").environ, "COURSE_OFFLINE": "1"}
+    out = subprocess.run(
+        [sys.executable, "-m", "course_utils.doctor"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Device: " in out.stdout and "Network: not reachable" in out.stdout
