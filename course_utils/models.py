@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -214,34 +215,63 @@ def activations(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[st
     return found
 
 
+_SAVED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
 def checkpoint_path(name: str) -> Path:
-    """Where save_trained keeps the weights called `name`."""
-    return config.cache_dir() / "models" / f"{name}.pt"
+    """Where save_trained keeps the weights called `name`: a plain name, inside the folder."""
+    folder = config.cache_dir() / "models"
+    if not _SAVED_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(
+            f"{name!r} is not a name for saved weights: use letters, digits, '_', '-' and '.', "
+            "starting with a letter or digit (it becomes a file in "
+            f"{folder}, and may not point elsewhere)."
+        )
+    return folder / f"{name}.pt"
 
 
 def save_trained(model: nn.Module, name: str) -> Path:
-    """Save `model`'s weights under `name`, for a later notebook to reuse."""
+    """Save `model`'s weights under `name`, with whether fit() finished its training."""
     path = checkpoint_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
+    history = getattr(model, "fit_history", None)
+    record = {
+        "course_utils": 1,
+        "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},  # loads anywhere
+        "finished": history.finished if history is not None else True,
+        "epochs": history.epochs if history is not None else 0,
+        "planned_epochs": history.planned_epochs if history is not None else 0,
+    }
     tmp = path.with_suffix(".tmp")
-    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)  # loads on any device
+    torch.save(record, tmp)
     tmp.replace(path)  # a half-written file never takes the real name
     return path
 
 
 def load_trained(model: nn.Module, name: str) -> bool:
-    """Load the weights saved as `name` into `model`; False when none were saved."""
+    """Load the weights saved as `name` into `model`; False when none were saved.
+
+    Loaded with weights_only=True: a file planted in the cache cannot run code. Weights whose
+    training was interrupted load, with one note saying so.
+    """
     path = checkpoint_path(name)
     if not path.exists():
         return False
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        record = saved if "course_utils" in saved else {"state_dict": saved, "finished": True}
+        model.load_state_dict(record["state_dict"])
     except Exception as err:
         raise RuntimeError(
-            f"The saved weights {path} cannot be loaded into {type(model).__name__} ({err}). "
-            f"Delete {path} and train again."
+            f"The saved weights {path} cannot be loaded into {type(model).__name__} "
+            f"({config.short_error(err)}). Delete {path} and train again."
         ) from err
+    if not record["finished"]:
+        config.warn(
+            f"The {type(model).__name__} saved as {name!r} stopped after {record['epochs']} of "
+            f"{record['planned_epochs']} epochs: its training was interrupted. Run its training "
+            "again to the end for the numbers the notebooks expect."
+        )
     return True
 
 

@@ -28,19 +28,32 @@ class History:
     epoch_seconds: list[float] = field(default_factory=list)
     images_per_second: float = 0.0
     device: str = "cpu"
+    planned_epochs: int = 0
+    interrupted: bool = False  # the user pressed the interrupt button
 
     @property
     def epochs(self) -> int:
         return len(self.test_accuracy)
 
+    @property
+    def finished(self) -> bool:
+        """True when every planned epoch ran."""
+        return not self.interrupted and self.epochs >= self.planned_epochs
+
     def __str__(self) -> str:
         if not self.epochs:
             return "History(no epochs yet)"
+        stopped = "" if self.finished else f" (stopped: {self.epochs} of {self.planned_epochs})"
         return (
-            f"{self.epochs} epochs on {self.device}: train loss {self.train_loss[-1]:.4f}, "
+            f"{self.epochs} epochs{stopped} on {self.device}: "
+            f"train loss {self.train_loss[-1]:.4f}, "
             f"test accuracy {self.test_accuracy[-1]:.2%} (best {max(self.test_accuracy):.2%}), "
             f"{self.images_per_second:,.0f} images/s"
         )
+
+
+class TrainingError(ValueError):
+    """Training cannot start or go on; the message says what to change."""
 
 
 def as_tensors(dataset: Dataset, what: str = "dataset") -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,43 +62,111 @@ def as_tensors(dataset: Dataset, what: str = "dataset") -> tuple[torch.Tensor, t
     if n == 0:
         raise ValueError(f"The {what} is empty: fit() needs at least one (image, label) pair.")
     if hasattr(dataset, "images") and hasattr(dataset, "labels"):
-        return dataset.images.float(), dataset.labels.long()
-    if hasattr(dataset, "tensors"):  # torch.utils.data.TensorDataset
+        images, labels = dataset.images, dataset.labels
+    elif hasattr(dataset, "tensors"):  # torch.utils.data.TensorDataset
         images, labels = dataset.tensors[:2]
-        return images.float(), labels.long()
-    pairs = [dataset[i] for i in range(n)]
-    shapes = {tuple(torch.as_tensor(img).shape) for img, _ in pairs}
-    if len(shapes) > 1:
-        raise ValueError(f"The {what} mixes image shapes {sorted(shapes)}; resize them to one.")
-    images = torch.stack([torch.as_tensor(img, dtype=torch.float32) for img, _ in pairs])
-    return images, torch.as_tensor([int(label) for _, label in pairs])
+    else:
+        pairs = [dataset[i] for i in range(n)]
+        kinds = {
+            f"{type(img).__module__}.{type(img).__qualname__}"
+            for img, _ in pairs
+            if not torch.is_tensor(img)
+        }
+        if kinds:
+            raise TrainingError(
+                f"The {what} yields {', '.join(sorted(kinds))} objects, not tensors: give the "
+                "dataset a transform that makes tensors, e.g. "
+                "transform=torchvision.transforms.ToTensor()."
+            )
+        shapes = {tuple(img.shape) for img, _ in pairs}
+        if len(shapes) > 1:
+            raise ValueError(f"The {what} mixes image shapes {sorted(shapes)}; resize them to one.")
+        images = torch.stack([img.float() for img, _ in pairs])
+        labels = torch.as_tensor([int(label) for _, label in pairs])
+    if labels.dim() != 1:
+        shape = " × ".join(str(s) for s in labels.shape)
+        fix = " (labels.squeeze(1))" if labels.dim() == 2 and labels.shape[1] == 1 else ""
+        raise TrainingError(
+            f"The {what}'s labels have shape {shape}; fit() needs one class number per image, "
+            f"a tensor of shape N{fix}."
+        )
+    return images.float(), labels.long()
 
 
 def _check_model_fits(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, what: str):
-    """Run two images through the model so that a shape mismatch is caught before training."""
+    """Catch what would fail only once training has started, and say what to change."""
+    name = type(model).__name__
     shape = " × ".join(str(s) for s in images.shape[1:])
     if images.dim() != 4:
         raise ValueError(
             f"The {what} images have shape {shape}; fit() expects images of C × H × W, "
             "e.g. 1 × 28 × 28 for MNIST."
         )
+    dtypes = {p.dtype for p in model.parameters()}
+    if dtypes and dtypes != {torch.float32}:
+        raise TrainingError(
+            f"{name}'s parameters are {', '.join(sorted(map(str, dtypes)))} but fit() trains in "
+            "torch.float32, as the images are: convert the model with model.float()."
+        )
+    bad = int((~torch.isfinite(images)).sum())
+    if bad:
+        raise TrainingError(
+            f"The {what} has {bad:,} pixels that are NaN or infinite; one is enough to turn every "
+            "weight into NaN. Clean the images first, e.g. images.nan_to_num()."
+        )
     with config.evaluating(model) as dev:
         try:
             out = model(images[:2].to(dev))
         except RuntimeError as err:
             raise ValueError(
-                f"{type(model).__name__} cannot take the {what} images of shape {shape}: "
+                f"{name} cannot take the {what} images of shape {shape}: "
                 f"{str(err).splitlines()[0]}. Resize the images or change the model's first layer."
             ) from err
-    if out.dim() != 2:
-        raise ValueError(
-            f"{type(model).__name__} returned shape {tuple(out.shape)}, not N × classes."
-        )
+    if not torch.is_tensor(out) or out.dim() != 2:
+        got = type(out).__name__ if not torch.is_tensor(out) else f"shape {tuple(out.shape)}"
+        raise ValueError(f"{name} returned {got}, not a tensor of N × classes.")
+    _check_training_output(model, images[:2])
     top = int(labels.max())
     if top >= out.shape[1] or int(labels.min()) < 0:
         raise ValueError(
             f"The {what} labels run from {int(labels.min())} to {top}, "
-            f"but {type(model).__name__} has {out.shape[1]} outputs."
+            f"but {name} has {out.shape[1]} outputs."
+        )
+
+
+def _check_training_output(model: nn.Module, images: torch.Tensor) -> None:
+    """A forward pass in training mode must give a tensor too (GoogLeNet's aux heads don't).
+
+    The pass changes nothing: batch-norm statistics are put back and no gradient is kept.
+    """
+    buffers = {name: b.clone() for name, b in model.named_buffers()}
+    modes = [(m, m.training) for m in model.modules()]
+    model.train()
+    try:
+        with torch.no_grad():
+            out = model(images.to(config.model_device(model)))
+    finally:
+        for m, mode in modes:
+            m.training = mode
+        with torch.no_grad():
+            for name, b in model.named_buffers():
+                b.copy_(buffers[name])
+    if not torch.is_tensor(out):
+        raise TrainingError(
+            f"In training mode {type(model).__name__} returns {type(out).__name__}, not a tensor "
+            "(auxiliary classifiers, as GoogLeNet and Inception have?). Build it without them "
+            "(e.g. aux_logits=False) or wrap it so that forward returns the main output."
+        )
+
+
+def _check_batches(model: nn.Module, n: int, batch_size: int) -> None:
+    """Batch-norm cannot normalise a batch of one image in training mode: refuse it early."""
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    if n % batch_size == 1 and any(isinstance(m, norms) for m in model.modules()):
+        raise TrainingError(
+            f"With {n:,} training images and batch_size={batch_size}, the last batch holds one "
+            "image, which batch-norm cannot normalise in training. Choose a batch size that "
+            f"leaves more (e.g. {batch_size + 1}), or drop one image."
         )
 
 
@@ -250,6 +331,7 @@ def fit(
     _run_on(model, dev)
     _check_model_fits(model, x, y, "training set")
     _check_model_fits(model, x_test, y_test, "test set")
+    _check_batches(model, len(y), batch_size)
 
     # Cutting batches out of one tensor on the device replaces a DataLoader's per-sample work.
     x, y, x_test, y_test = x.to(dev), y.to(dev), x_test.to(dev), y_test.to(dev)
@@ -262,12 +344,15 @@ def fit(
     )
     sizes = torch.full((batches,), float(batch_size), device=dev)
     sizes[-1] = len(y) - batch_size * (batches - 1)  # the last batch may be smaller
-    history = History(device=str(dev))
+    history = History(device=str(dev), planned_epochs=epochs)
+    model.fit_history = history  # what save_trained records, also when training stops early
     reporter = _Reporter(history, epochs, batches, live, quiet)
     train_seconds = 0.0
     try:
         for _ in range(epochs):
             start = time.perf_counter()
+            # The weights at the start of the epoch: put back if a loss turns out non-finite.
+            good = {k: v.detach().clone() for k, v in model.state_dict().items()}
             model.train()
             order = torch.randperm(len(y), device=dev)
             # Losses and hits stay on the device: reading them back every batch would make
@@ -286,7 +371,9 @@ def fit(
                 losses[b] = loss.detach()
                 correct += (logits.argmax(1) == y[idx]).sum()
                 reporter.batch(losses, b + 1)
-            history.batch_loss += losses.tolist()  # the epoch's one wait for the device
+            epoch_losses = losses.tolist()  # the epoch's one wait for the device
+            _stop_if_not_finite(model, good, epoch_losses, history, lr)
+            history.batch_loss += epoch_losses
             train_seconds += time.perf_counter() - start
             history.train_loss.append((losses * sizes).sum().item() / len(y))
             history.train_accuracy.append(correct.item() / len(y))
@@ -294,12 +381,34 @@ def fit(
             history.epoch_seconds.append(time.perf_counter() - start)
             history.images_per_second = len(y) * history.epochs / train_seconds
             reporter.epoch()
-    except KeyboardInterrupt:  # the interrupt button keeps the model and what was measured
-        config.note(f"Training stopped by the user after {history.epochs} complete epochs.")
+    except KeyboardInterrupt:
+        # Keep the model and what was measured, say so, and let the interrupt through, so that
+        # the rest of the cell and the cells queued after it do not run.
+        history.interrupted = True
+        config.note(
+            f"Training stopped by the user after {history.epochs} of {epochs} epochs. The model "
+            "keeps what it learned; its history is model.fit_history, marked as interrupted."
+        )
+        raise
     finally:
         reporter.close()
         model.eval()
     return history
+
+
+def _stop_if_not_finite(model, good: dict, losses: list[float], history: History, lr: float):
+    """At the first NaN or infinite loss: the weights of the epoch's start back, and a message."""
+    bad = next((b for b, v in enumerate(losses) if not math.isfinite(v)), None)
+    if bad is None:
+        return
+    model.load_state_dict(good)
+    history.interrupted = True
+    raise TrainingError(
+        f"The training loss became {losses[bad]} at batch {bad + 1} of epoch "
+        f"{history.epochs + 1}. The model keeps its weights from the end of epoch "
+        f"{history.epochs}. Lower the learning rate (now lr={lr:g}), or look for NaN or "
+        "infinite values that the augmentation makes."
+    )
 
 
 def history_table(histories: dict[str, History]) -> Report:

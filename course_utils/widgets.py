@@ -6,6 +6,7 @@ where it is, inputs go to it, and what is shown comes back to the CPU.
 
 from __future__ import annotations
 
+import contextlib
 import html
 from datetime import datetime, timezone
 
@@ -19,7 +20,7 @@ from torchvision.transforms.v2 import functional as F
 from . import config, plots
 from .augment import PCAColorAugmentation, crop, krizhevsky_square
 from .fcn import convolutionize, heatmap, photo_input
-from .images import ImageLoadError, load_image, sample_images
+from .images import ImageLoadError, check_proportions, load_image, sample_images
 from .models import PRETRAINED, activations, classify, load_pretrained, weights_for
 from .train import as_tensors
 
@@ -154,10 +155,59 @@ def digit_explorer(model: nn.Module, dataset, **kwargs) -> DigitExplorer:
     return DigitExplorer(model, dataset, **kwargs)
 
 
+def _error(err: BaseException | str) -> str:
+    """An error as the red line a widget shows in its status."""
+    return f"<span style='color:#c00000'>{html.escape(str(err))}</span>"
+
+
+@contextlib.contextmanager
+def _quietly(widget: W.Widget, handler, name: str = "value"):
+    """Set a control from code without running its handler."""
+    widget.unobserve(handler, names=name)
+    try:
+        yield
+    finally:
+        widget.observe(handler, names=name)
+
+
+class _Watched:
+    """An explorer's controls: when one changes, `action` runs; on an error the controls go back
+    to their last working values, the last good result is shown again, and the status says why."""
+
+    status: W.HTML
+
+    def _watch(self, controls: list, action) -> None:
+        self._controls, self._action = controls, action
+        for control in controls:
+            control.observe(self._changed, names="value")
+        try:
+            action()
+        except Exception as err:  # noqa: BLE001 - e.g. a damaged weights file: say so
+            self.status.value = _error(err)
+        self._good = [c.value for c in controls]
+
+    def _changed(self, _change=None) -> None:
+        try:
+            self._action()
+        except Exception as err:  # noqa: BLE001 - shown in the widget, which stays usable
+            for control, value in zip(self._controls, self._good, strict=True):
+                with _quietly(control, self._changed):
+                    control.value = value
+            try:
+                self._action()  # the last good result again
+            finally:
+                back = ", ".join(str(v) for v in self._good)
+                self.status.value = _error(f"{err} Back to the last choice that worked ({back}).")
+            return
+        self._good = [c.value for c in self._controls]
+
+
 class ImagePicker(W.VBox):
     """The sample photos in a dropdown, plus a file upload; `.image` is the chosen RGB image.
 
-    A file that can't be read leaves the last good image in place and says why in `.status`.
+    A file that can't be read, an image of unusable proportions, or an error while the
+    explorers show a new image: each leaves the last good image in place (the explorers are
+    shown it again) and says why in `.status`.
     """
 
     def __init__(self, value: str = "cat") -> None:
@@ -166,7 +216,7 @@ class ImagePicker(W.VBox):
         self.upload = W.FileUpload(accept="image/*", multiple=False, description="upload")
         self.status = W.HTML()
         self.image: Image.Image = load_image(self.samples[value])
-        self.name = value
+        self.name, self.sample = value, value  # sample: None while an upload is shown
         self._callbacks: list = []
         self.dropdown.observe(self._on_dropdown, names="value")
         self.upload.observe(self._on_upload, names="value")
@@ -176,27 +226,39 @@ class ImagePicker(W.VBox):
         """Call `callback(image)` whenever another image is chosen."""
         self._callbacks.append(callback)
 
-    def _set(self, image: Image.Image, name: str) -> None:
-        self.image, self.name = image, name
+    def _set(self, image: Image.Image, name: str, sample: str | None) -> None:
+        previous = (self.image, self.name, self.sample)
+        self.image, self.name, self.sample = image, name, sample
+        with _quietly(self.dropdown, self._on_dropdown):
+            self.dropdown.value = sample  # None while an upload is shown
+        try:
+            for callback in self._callbacks:
+                callback(image)
+        except Exception as err:  # noqa: BLE001 - shown in the widget; the last image returns
+            self.image, self.name, self.sample = previous
+            with _quietly(self.dropdown, self._on_dropdown):
+                self.dropdown.value = self.sample
+            for callback in self._callbacks:
+                callback(self.image)
+            self.status.value = _error(
+                f"{name} could not be shown ({config.short_error(err)}); "
+                f"{self.name} is shown again."
+            )
+            return
         self.status.value = f"{html.escape(name)}: {image.width} × {image.height} pixels"
-        for callback in self._callbacks:
-            callback(image)
 
     def _on_dropdown(self, change) -> None:
         if change["new"] is not None:
-            self._set(load_image(self.samples[change["new"]]), change["new"])
+            self._set(load_image(self.samples[change["new"]]), change["new"], change["new"])
 
     def _on_upload(self, change) -> None:
         for name, content in uploaded_files(change["new"]):
             try:
-                image = load_image(content, name=name)
+                image = check_proportions(load_image(content, name=name), repr(name))
             except ImageLoadError as err:
-                self.status.value = f"<span style='color:#c00000'>{html.escape(str(err))}</span>"
+                self.status.value = _error(err)
                 return
-            self.dropdown.unobserve(self._on_dropdown, names="value")
-            self.dropdown.value = None  # no sample is selected while an upload is shown
-            self.dropdown.observe(self._on_dropdown, names="value")
-            self._set(image, name)
+            self._set(image, name, None)
 
     def load(self, data: bytes, name: str = "upload.png") -> None:
         """Upload `data` as if the user had chosen the file `name` (for tests and scripts)."""
@@ -255,7 +317,7 @@ def augmentation_explorer(image: str = "cat") -> AugmentationExplorer:
     return AugmentationExplorer(image)
 
 
-class ClassifierExplorer(W.VBox):
+class ClassifierExplorer(_Watched, W.VBox):
     """Pick a photo and a pretrained model; see the top 15 classes as on the slide.
 
     Models that were loaded are kept, so switching back is instant. Tests read
@@ -275,7 +337,6 @@ class ClassifierExplorer(W.VBox):
         self.loaded: dict[str, nn.Module] = {}
         self.prediction = None
         self.picker.on_change(lambda _image: self.update())
-        self.model_picker.observe(lambda _change: self.update(), names="value")
         super().__init__(
             [
                 W.HBox([self.picker, self.model_picker]),
@@ -283,7 +344,7 @@ class ClassifierExplorer(W.VBox):
                 W.HBox([self.table, self.output]),
             ]
         )
-        self.update()
+        self._watch([self.model_picker], self.update)
 
     def model(self, name: str) -> nn.Module:
         """The pretrained model `name`, loaded once onto the fastest device and kept."""
@@ -294,11 +355,7 @@ class ClassifierExplorer(W.VBox):
     def update(self) -> None:
         """Classify the current image with the current model."""
         name = self.model_picker.value
-        try:
-            model = self.model(name)
-        except Exception as err:  # a damaged cache file: say so, keep the widget alive
-            self.status.value = f"<span style='color:#c00000'>{html.escape(str(err))}</span>"
-            return
+        model = self.model(name)  # a damaged cache file raises: _Watched shows it
         self.prediction = classify(model, self.picker.image, k=self.k)
         warning = (
             ""
@@ -321,7 +378,7 @@ def classifier_explorer(model: str = "resnet50", image: str = "cat") -> Classifi
     return ClassifierExplorer(model, image)
 
 
-class HeatmapExplorer(W.VBox):
+class HeatmapExplorer(_Watched, W.VBox):
     """Where in a photo does a network see a class? Pick image, model, class and scale."""
 
     MODELS = ("alexnet", "vgg16", "vgg19")
@@ -342,8 +399,6 @@ class HeatmapExplorer(W.VBox):
         self.networks: dict[str, tuple[nn.Module, nn.Module]] = {}
         self.probabilities = torch.empty(0)
         self.picker.on_change(lambda _image: self.compute())
-        for control in (self.model_picker, self.scale):
-            control.observe(lambda _change: self.compute(), names="value")
         self.class_picker.observe(lambda _change: self.draw(), names="value")
         super().__init__(
             [
@@ -354,7 +409,7 @@ class HeatmapExplorer(W.VBox):
                 self.output,
             ]
         )
-        self.compute()
+        self._watch([self.model_picker, self.scale], self.compute)
 
     def network(self, name: str) -> tuple[nn.Module, nn.Module]:
         """The pretrained model and its convolutionized twin, built once and kept."""

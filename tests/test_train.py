@@ -1,9 +1,11 @@
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
 from torch.utils.data import TensorDataset
+from torchvision import models as tvm
 
 import course_utils as cu
 
@@ -135,3 +137,113 @@ def test_fit_reads_values_back_once_per_epoch_not_per_batch(digits, monkeypatch)
     # A handful per epoch (the losses, the accuracies) and a few checks before training;
     # one per batch would be 250.
     assert 0 < len(reads) <= 20, f"{len(reads)} reads in 250 batches: {reads[:20]}"
+
+
+class InterruptAt:
+    """An augmentation that presses the interrupt button at its n-th batch."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.calls = n, 0
+
+    def __call__(self, batch):
+        self.calls += 1
+        if self.calls == self.n:
+            raise KeyboardInterrupt
+        return batch
+
+
+def test_the_interrupt_keeps_the_model_and_then_stops_the_cell(digits, capsys):
+    train, test = digits
+    small = cu.data.subset(train, 320)  # 10 batches per epoch
+    cu.seed_everything(0)
+    model = cu.LeNet5()
+    before = [p.clone() for p in model.parameters()]
+    with pytest.raises(KeyboardInterrupt):  # let through: queued cells must not run
+        cu.fit(model, small, test, epochs=5, live=False, augment=InterruptAt(25))
+    history = model.fit_history
+    assert history.interrupted and not history.finished
+    assert history.epochs == 2 and history.planned_epochs == 5
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    assert not model.training
+    assert "stopped by the user after 2 of 5 epochs" in capsys.readouterr().out
+
+
+def test_a_saved_model_records_whether_its_training_finished(digits, cache):
+    train, test = digits
+    small = cu.data.subset(train, 320)
+    model = cu.LeNet5()
+    with pytest.raises(KeyboardInterrupt):
+        cu.fit(model, small, test, epochs=3, quiet=True, augment=InterruptAt(15))
+    cu.models.save_trained(model, "half")
+    again = cu.LeNet5()
+    with pytest.warns(cu.config.CourseWarning, match="stopped after 1 of 3 epochs"):
+        assert cu.models.load_trained(again, "half")
+    torch.testing.assert_close(again.state_dict(), model.state_dict())
+    cu.fit(model, small, test, epochs=1, quiet=True)
+    cu.models.save_trained(model, "whole")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a finished one loads without a word
+        assert cu.models.load_trained(cu.LeNet5(), "whole")
+
+
+def test_saved_names_cannot_leave_the_models_folder(cache):
+    for name in ["../escape", "/etc/passwd", "a/b", "..", ".hidden", ""]:
+        with pytest.raises(ValueError, match="not a name for saved weights"):
+            cu.models.save_trained(cu.LeNet5(), name)
+    assert not (cache / "cache" / "escape.pt").exists()
+
+
+def test_a_nan_pixel_is_refused_before_training(digits):
+    train, test = digits
+    images = train.images[:64].clone()
+    images[3, 0, 5, 5] = float("nan")
+    bad = TensorDataset(images, train.labels[:64])
+    model = cu.LeNet5()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(cu.train.TrainingError, match="1 pixels that are NaN"):
+        cu.fit(model, bad, test, epochs=1, quiet=True)
+    torch.testing.assert_close(model.state_dict(), state)
+
+
+def test_a_non_finite_loss_stops_training_with_the_last_good_weights(digits):
+    train, test = digits
+    small = cu.data.subset(train, 320)
+
+    class Poison:  # makes NaN inputs in the 15th batch (epoch 2), as a broken augmentation can
+        calls = 0
+
+        def __call__(self, batch):
+            self.calls += 1
+            return batch * float("nan") if self.calls == 15 else batch
+
+    model = cu.LeNet5()
+    with pytest.raises(cu.train.TrainingError, match="batch 5 of epoch 2.*end of epoch 1"):
+        cu.fit(model, small, test, epochs=3, quiet=True, augment=Poison())
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert model.fit_history.epochs == 1
+
+
+def test_common_mistakes_get_a_message_before_training(digits):
+    from PIL import Image
+
+    train, test = digits
+    pil = [(Image.new("L", (28, 28)), 3)] * 8
+    with pytest.raises(cu.train.TrainingError, match="PIL.*ToTensor"):
+        cu.fit(cu.LeNet5(), pil, pil, epochs=1, quiet=True)
+    column = TensorDataset(train.images[:8], train.labels[:8, None])
+    with pytest.raises(cu.train.TrainingError, match=r"shape 8 × 1.*squeeze"):
+        cu.fit(cu.LeNet5(), column, column, epochs=1, quiet=True)
+    with pytest.raises(cu.train.TrainingError, match="float64.*model.float"):
+        cu.fit(cu.LeNet5().double(), train, test, epochs=1, quiet=True)
+    googlenet = cu.models.build("googlenet")
+    googlenet.aux_logits = True  # as torchvision builds it for training
+    googlenet.aux1 = tvm.googlenet(aux_logits=True, init_weights=False).aux1
+    googlenet.aux2 = tvm.googlenet(aux_logits=True, init_weights=False).aux2
+    colour = TensorDataset(torch.rand(4, 3, 64, 64), torch.arange(4))
+    with pytest.raises(cu.train.TrainingError, match="returns GoogLeNetOutputs.*aux_logits=False"):
+        cu.fit(googlenet, colour, colour, epochs=1, quiet=True)
+    with_bn = cu.LeNet5(batch_norm=True)
+    odd = cu.data.subset(train, 65)  # 2 batches of 32 and one of 1
+    with pytest.raises(cu.train.TrainingError, match="last batch holds one image.*batch size"):
+        cu.fit(with_bn, odd, test, epochs=1, quiet=True)
+    assert with_bn.features[1].num_batches_tracked == 0  # the checks trained nothing

@@ -172,3 +172,75 @@ def test_widgets_leave_the_models_own_mode_alone(digits):
     cu.widgets.DigitExplorer(model, test).picker.value = 3
     cu.widgets.DrawingPad(model).draw([(140, 40), (140, 240)])
     assert model.training  # each prediction ran in eval mode, then gave the mode back
+
+
+def _thin_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (60000, 1), (10, 20, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_tiny_thin_upload_is_refused_and_the_explorers_stay_usable(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    data = _thin_png()
+    assert len(data) < 1000
+    for explorer in (
+        cu.widgets.AugmentationExplorer(),
+        cu.widgets.ClassifierExplorer("resnet18", "cat", k=5),
+    ):
+        before = explorer.picker.image
+        explorer.picker.load(data, name="strip.png")
+        assert (
+            "strip.png" in explorer.picker.status.value
+            and "Crop it" in explorer.picker.status.value
+        )
+        assert explorer.picker.image is before and explorer.picker.name == "cat"
+        explorer.picker.dropdown.value = "coffee"  # still responds
+        assert explorer.picker.name == "coffee"
+
+
+def test_an_error_while_showing_a_new_image_brings_the_last_one_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    explorer = cu.widgets.ClassifierExplorer("resnet18", "cat", k=5)
+    good = explorer.prediction.probabilities
+    real = cu.widgets.classify
+
+    def failing(model, image, **kw):
+        if image.size == cu.load_image(cu.sample_images()["rocket"]).size:
+            raise RuntimeError("out of memory (simulated)")
+        return real(model, image, **kw)
+
+    monkeypatch.setattr(cu.widgets, "classify", failing)
+    explorer.picker.dropdown.value = "rocket"
+    assert "out of memory" in explorer.picker.status.value
+    assert explorer.picker.name == "cat" and explorer.picker.dropdown.value == "cat"
+    torch.testing.assert_close(explorer.prediction.probabilities, good)
+    explorer.picker.dropdown.value = "coffee"
+    assert explorer.picker.name == "coffee" and "coffee through resnet18" in explorer.status.value
+
+
+def test_damaged_weights_leave_every_explorer_on_its_last_good_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    for name in ("vgg16", "resnet50"):
+        path = cu.models.weights_file(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not a checkpoint")  # a damaged cached file
+    heat = cu.widgets.HeatmapExplorer("alexnet", "cat")
+    before = heat.probabilities
+    heat.model_picker.value = "vgg16"
+    assert str(cu.models.weights_file("vgg16")) in heat.status.value
+    assert heat.model_picker.value == "alexnet" and heat.probabilities.shape == before.shape
+    heat.scale.value = 288  # still works
+    assert "at 288×" in heat.status.value
+    classifier = cu.widgets.ClassifierExplorer("resnet18", "cat", k=5)
+    classifier.model_picker.value = "resnet50"
+    assert str(cu.models.weights_file("resnet50")) in classifier.status.value
+    assert classifier.model_picker.value == "resnet18"
+    assert classifier.prediction.model_name == "resnet18"
