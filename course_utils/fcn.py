@@ -118,7 +118,9 @@ def convolutionize(
     convolution; Flatten goes, an adaptive pooling that is the identity at `input_size` goes (one
     that is not becomes the fixed pooling it amounts to), Dropout, activations, pooling and
     BatchNorm2d stay, nested Sequentials are opened. Any other layer after the flatten raises.
-    The input model is not changed.
+    The result is nn.Sequential(features, [avgpool,] classifier) with torchvision's names where
+    they exist (features.0, classifier.1, ...); an opened layer's name joins its levels with "_"
+    (features[1][0] is features.1_0). The input model is not changed.
     """
     layers = _layers(model_or_layers)
     device = config.model_device(nn.Sequential(*(m for _, m in layers)))
@@ -159,20 +161,27 @@ def convolutionize(
             target.append((name, copied))
 
     def block(named: list[tuple[str, nn.Module]], prefix: str) -> nn.Sequential:
-        # Keep torchvision's numbering (features.0, classifier.1, ...) where it exists.
-        keys = [
-            n.split(".", 1)[1] if n.startswith(prefix + ".") else n.replace(".", "_")
-            for n, _ in named
-        ]
-        return nn.Sequential(OrderedDict(zip(keys, (m for _, m in named), strict=True)))
+        # Keep torchvision's numbering (features.0, classifier.1, ...) where it exists; a nested
+        # layer's levels are joined by "_", as a module's name cannot hold a ".".
+        seq, used = nn.Sequential(), set()
+        for n, module in named:
+            key = base = (n[len(prefix) + 1 :] if n.startswith(prefix + ".") else n).replace(
+                ".", "_"
+            )
+            k = 1
+            while key in used:  # "a_b" may be taken: never let one layer replace another
+                key, k = f"{base}_{k}", k + 1
+            used.add(key)
+            seq.add_module(key, module)
+        return seq
 
-    spatial = [p for p in features if p[0] != "avgpool"]
-    pooled = [p for p in features if p[0] == "avgpool"]  # there only if not the identity
-    parts = [
-        ("features", block(spatial, "features")),
-        *pooled,
-        ("classifier", block(classifier, "classifier")),
-    ]
+    spatial = [p for p in features if p[0].split(".")[0] != "avgpool"]
+    pooled = [p for p in features if p[0].split(".")[0] == "avgpool"]  # kept: not the identity
+    parts: list[tuple[str, nn.Module]] = [("features", block(spatial, "features"))]
+    if pooled:
+        only = len(pooled) == 1 and pooled[0][0] == "avgpool"
+        parts.append(("avgpool", pooled[0][1] if only else block(pooled, "avgpool")))
+    parts.append(("classifier", block(classifier, "classifier")))
     fcn = nn.Sequential(OrderedDict(parts))
     if isinstance(model_or_layers, nn.Module):
         fcn.train(model_or_layers.training)

@@ -1,3 +1,5 @@
+from collections import OrderedDict
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -75,6 +77,9 @@ def test_torchvision_models_are_accepted_as_they_are(builder):
     assert first.kernel_size == ((6, 6) if builder is tvm.alexnet else (7, 7))
     assert cu.count_parameters(fcn) == cu.count_parameters(model)
     assert isinstance(model.classifier[1 if builder is tvm.alexnet else 0], nn.Linear)  # intact
+    for part in ("features", "classifier"):  # torchvision's names, as nothing is nested
+        names = [n for n, _ in getattr(model, part).named_children()]
+        assert [n for n, _ in getattr(fcn, part).named_children()] == names
 
 
 def test_nested_sequentials_and_lists_are_flattened():
@@ -211,3 +216,50 @@ def test_padding_differences_vanish_without_padding_and_grow_at_the_border():
     diff = cu.fcn.padding_differences(padded, image, size=32, stride=2)
     assert diff.shape == (16, 16)
     assert diff[0, 0] > 0 and diff[8, 8] == 0  # only fields that reach the crop's edge differ
+
+
+class _Blocks(nn.Module):
+    """A student model built from blocks: Sequentials inside Sequentials inside features."""
+
+    def __init__(self):
+        super().__init__()
+
+        def block(cin, cout):
+            return nn.Sequential(nn.Conv2d(cin, cout, 3), nn.BatchNorm2d(cout), nn.ReLU())
+
+        self.features = nn.Sequential(
+            block(1, 4), nn.Sequential(block(4, 6), nn.MaxPool2d(2)), nn.Dropout2d(0.1)
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.2), nn.Linear(6 * 4 * 4, 12), nn.ReLU(), nn.Linear(12, 3)
+        )
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+def test_nested_blocks_in_features_get_valid_names():
+    torch.manual_seed(0)
+    model = _Blocks().eval()
+    fcn = cu.convolutionize(model, (1, 12, 12))
+    names = [n for n, _ in fcn.features.named_children()]
+    assert names == ["0_0", "0_1", "0_2", "1_0_0", "1_0_1", "1_0_2", "1_1", "2"]
+    assert [n for n, _ in fcn.classifier.named_children()] == ["0", "1", "2", "3"]
+    x = torch.randn(2, 1, 12, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(fcn(x).flatten(1), model(x), rtol=1e-4, atol=1e-5)
+        assert fcn(torch.randn(1, 1, 20, 16)).shape == (1, 3, 5, 3)
+
+
+def test_names_that_meet_after_opening_stay_apart():
+    # "a.b" opened becomes "a_b", which is taken: no layer may be dropped for it.
+    model = nn.Sequential(
+        OrderedDict(
+            a_b=nn.Conv2d(1, 2, 3),
+            a=nn.Sequential(OrderedDict(b=nn.ReLU())),
+            flat=nn.Flatten(),
+            out=nn.Linear(2 * 4 * 4, 3),
+        )
+    ).eval()
+    fcn = cu.convolutionize(model, (1, 6, 6))
+    assert len(fcn.features) == 2 and len(set(dict(fcn.features.named_children()))) == 2
