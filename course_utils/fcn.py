@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -34,8 +35,63 @@ class ConvolutionizeError(ValueError):
     """A layer that convolutionize() cannot turn into its convolutional equivalent."""
 
 
+# The dtypes that convolutionize() handles, and how far its result may differ from the original
+# there: the largest |difference| as a fraction of the largest |output|. Both compute the same
+# sums, only in another order (a convolution instead of a matrix product), so in float32 they
+# agree to about 1e-6; a step that forward() does and no module shows differs by far more.
+TOLERANCE = {
+    torch.float64: 1e-9,
+    torch.float32: 1e-4,
+    torch.float16: 1e-2,
+    torch.bfloat16: 5e-2,
+}
+
+
+def _tolerance(dtype: torch.dtype, device: torch.device) -> float:
+    """TOLERANCE, with float32 as float16 where it may run with a 10-bit mantissa (TF32)."""
+    if dtype == torch.float32 and (
+        device.type != "cpu" or torch.get_float32_matmul_precision() != "highest"
+    ):
+        return TOLERANCE[torch.float16]
+    return TOLERANCE[dtype]
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _dtype(layers: Sequence[nn.Module]) -> torch.dtype:
+    """The one floating-point dtype of the layers' tensors; ConvolutionizeError if not one."""
+    found = sorted(
+        {
+            t.dtype
+            for layer in layers
+            for t in itertools.chain(layer.parameters(), layer.buffers())
+            if t.is_floating_point() or t.is_complex()
+        },
+        key=str,
+    )
+    names = [_dtype_name(d) for d in found]
+    if len(found) > 1:
+        raise ConvolutionizeError(
+            f"The model mixes {' and '.join(names)} tensors; convolutionize() needs one dtype. "
+            "Convert it first, e.g. model.float()."
+        )
+    if found and found[0] not in TOLERANCE:
+        supported = ", ".join(_dtype_name(d) for d in TOLERANCE)
+        raise ConvolutionizeError(
+            f"convolutionize() handles {supported} models, not {names[0]}. "
+            "Convert it first, e.g. model.float()."
+        )
+    return found[0] if found else torch.get_default_dtype()
+
+
 def _layers(model_or_layers: nn.Module | Iterable[nn.Module]) -> list[tuple[str, nn.Module]]:
-    """The model as a flat list of (torchvision name, layer), with nested Sequentials opened."""
+    """The model as a flat list of (torchvision name, layer), with nested Sequentials opened.
+
+    A nested layer's name has a dot for each level, as in model.named_modules():
+    "features.0.1" is model.features[0][1].
+    """
     if (
         isinstance(model_or_layers, nn.Module)
         and hasattr(model_or_layers, "classifier")
@@ -65,14 +121,19 @@ def _layers(model_or_layers: nn.Module | Iterable[nn.Module]) -> list[tuple[str,
     return flat
 
 
-def _conv_from_linear(linear: nn.Linear, channels: int, height: int, width: int) -> nn.Conv2d:
+def _conv_from_linear(
+    linear: nn.Linear, channels: int, height: int, width: int, name: str | None = None
+) -> nn.Conv2d:
     """The convolution whose kernel covers a channels × height × width map: Linear's twin."""
     if linear.in_features != channels * height * width:
+        what = f"layer {name!r} ({linear})" if name is not None else str(linear)
         raise ConvolutionizeError(
-            f"{linear} expects {linear.in_features} inputs but follows a map of "
+            f"{what} expects {linear.in_features} inputs but follows a map of "
             f"{channels}×{height}×{width} = {channels * height * width}."
         )
-    conv = nn.Conv2d(
+    # skip_init: no random initialisation to overwrite, and no draw from torch's generator.
+    conv = nn.utils.skip_init(
+        nn.Conv2d,
         channels,
         linear.out_features,
         (height, width),
@@ -87,10 +148,12 @@ def _conv_from_linear(linear: nn.Linear, channels: int, height: int, width: int)
         if linear.bias is not None:
             assert conv.bias.shape == linear.bias.shape
             conv.bias.copy_(linear.bias)
-    return conv
+    return conv.train(linear.training)
 
 
-def _adaptive_as_fixed(layer: nn.Module, height: int, width: int) -> nn.Module | None:
+def _adaptive_as_fixed(
+    layer: nn.Module, height: int, width: int, name: str | None = None
+) -> nn.Module | None:
     """An adaptive pooling at this map size: None if it is the identity, else a fixed pooling."""
     out = layer.output_size
     oh, ow = (out, out) if isinstance(out, int) else out
@@ -98,14 +161,96 @@ def _adaptive_as_fixed(layer: nn.Module, height: int, width: int) -> nn.Module |
     if (oh, ow) == (height, width):
         return None  # identity here: drop it, so that larger inputs give larger maps
     if height % oh or width % ow:
+        what = f"layer {name!r} ({layer})" if name is not None else str(layer)
         raise ConvolutionizeError(
-            f"{layer} turns a {height}×{width} map into {oh}×{ow}, which no fixed pooling does; "
+            f"{what} turns a {height}×{width} map into {oh}×{ow}, which no fixed pooling does; "
             "choose an input_size whose map it divides."
         )
     kernel = (height // oh, width // ow)
     if isinstance(layer, nn.AdaptiveAvgPool2d):
-        return nn.AvgPool2d(kernel, kernel)
-    return nn.MaxPool2d(kernel, kernel)
+        fixed: nn.Module = nn.AvgPool2d(kernel, kernel)
+    else:
+        fixed = nn.MaxPool2d(kernel, kernel)
+    return fixed.train(layer.training)
+
+
+def _pooling_hint(name: str, linear: nn.Linear, channels: int, whole_model: bool) -> str:
+    """What to do when a Linear follows a map it does not fit."""
+    if linear.in_features != channels:
+        return "Choose the input_size the model was built for."
+    if not whole_model:
+        return (
+            "It takes one value per channel: the model's forward() probably pools the map to 1×1 "
+            "before this layer. Put that pooling into the list before it, e.g. "
+            "nn.AdaptiveAvgPool2d(1), nn.Flatten()."
+        )
+    classifier = "model.classifier" if name == "classifier" else "*model.classifier"
+    return (
+        "It takes one value per channel: the model's forward() probably pools the map to 1×1 "
+        "between .features and .classifier, as MobileNetV2 and DenseNet do, and convolutionize() "
+        "reads the modules, not forward(). Pass it a list of layers that does all that forward() "
+        f"does, e.g. [*model.features, nn.AdaptiveAvgPool2d(1), nn.Flatten(), {classifier}] "
+        "(DenseNet: nn.ReLU() before the pooling)."
+    )
+
+
+def _check(
+    original: nn.Module,
+    fcn: nn.Module,
+    input_size: Sequence[int],
+    dtype: torch.dtype,
+    device: torch.device,
+    whole_model: bool,
+) -> None:
+    """Raise ConvolutionizeError unless `fcn` computes what `original` does at `input_size`.
+
+    Both run in eval mode without gradients on one random batch of 2, drawn from a generator of
+    its own, and get their modes back: no state of either changes.
+    """
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(2, *input_size, generator=generator).to(device=device, dtype=dtype)
+    with config.evaluating(original):
+        expected = original(x)
+    with config.evaluating(fcn):
+        got = fcn(x)
+    size = "×".join(str(n) for n in (2, *input_size))
+    if whole_model:
+        hint = (
+            "The model's forward() must do something that its modules do not show, such as a "
+            "ReLU, a scaling or a pooling between .features and .classifier (DenseNet's F.relu); "
+            "convolutionize() reads the modules, not forward(). Pass it a list of layers that "
+            "does all that forward() does, e.g. [*model.features, nn.ReLU(), nn.Flatten(), "
+            "*model.classifier]."
+        )
+    else:
+        hint = (
+            "One of the layers must compute something that its copy does not: a subclass of "
+            "nn.Sequential, nn.Linear or an adaptive pooling with a forward() of its own, or a "
+            "layer that answers differently each time. Replace it by a standard layer."
+        )
+    if (
+        not isinstance(expected, torch.Tensor)
+        or expected.dim() < 2
+        or got.flatten(1).shape != expected.flatten(1).shape
+    ):
+        if isinstance(expected, torch.Tensor):
+            shape = str(tuple(expected.shape))
+        else:
+            shape = f"a {type(expected).__name__}"
+        raise ConvolutionizeError(
+            f"On a random {size} input, the convolutionized network gives {tuple(got.shape)} "
+            f"and the original {shape}. {hint}"
+        )
+    got, expected = got.flatten(1).double(), expected.flatten(1).double()
+    diff = torch.where(got == expected, 0.0, (got - expected).abs()).max().item()
+    scale = expected.abs().max().item()
+    tolerance = _tolerance(dtype, device)
+    if not diff <= tolerance * scale:  # NaN fails too
+        raise ConvolutionizeError(
+            f"The convolutionized network differs from the original by up to {diff:.3g} (its "
+            f"outputs reach {scale:.3g}, {tolerance:g} of that is allowed in {_dtype_name(dtype)})"
+            f" on a random {size} input in eval mode. {hint}"
+        )
 
 
 def convolutionize(
@@ -113,69 +258,128 @@ def convolutionize(
 ) -> nn.Sequential:
     """The same network with every Linear as a convolution, so that it slides over larger images.
 
-    At `input_size` (C, H, W) its output is N × classes × 1 × 1 and equals the original's.
+    `model_or_layers` is a model with .features and .classifier (and maybe .avgpool), whose
+    forward() runs them in turn with a flatten before .classifier (torchvision's AlexNet and VGG,
+    cu.LeNet5), an nn.Sequential, or a list of layers. At `input_size` (C, H, W) the result's
+    output is N × classes × 1 × 1 and equals the original's.
+
     A Linear after a C×H×W map becomes a Conv2d with an H×W kernel, a Linear after a Linear a 1×1
     convolution; Flatten goes, an adaptive pooling that is the identity at `input_size` goes (one
     that is not becomes the fixed pooling it amounts to), Dropout, activations, pooling and
     BatchNorm2d stay, nested Sequentials are opened. Any other layer after the flatten raises.
-    The input model is not changed.
+    The result is nn.Sequential(features, [avgpool,] classifier) with torchvision's names where
+    they exist (features.0, classifier.1, ...); an opened layer's name joins its levels with "_"
+    (features[1][0] is features.1_0).
+
+    The shapes are traced in eval mode on copies, in the model's dtype (float32, float64, float16
+    or bfloat16) and on its device, so the model's state and modes are not changed, nor torch's
+    random generator; each copied layer keeps its mode, and the result's containers take the
+    model's (a list's: training if any of its layers is). The result is then checked against the
+    original on a random batch of 2 at `input_size`, in eval mode: if they differ beyond a
+    tolerance for the dtype (TOLERANCE), for instance because the model's forward() does
+    something that no module shows, ConvolutionizeError says by how much.
     """
+    if not isinstance(model_or_layers, nn.Module):
+        model_or_layers = list(model_or_layers)  # an iterator is read once
+    whole_model = all(hasattr(model_or_layers, a) for a in ("features", "classifier"))
     layers = _layers(model_or_layers)
-    device = config.model_device(nn.Sequential(*(m for _, m in layers)))
-    x = torch.zeros(1, *input_size, device=device)
+    originals = [m for _, m in layers]
+    dtype = _dtype(originals)
+    device = config.model_device(nn.ModuleList(originals))
+    if isinstance(model_or_layers, nn.Module):
+        mode = model_or_layers.training
+    else:
+        mode = any(m.training for m in originals)
+
+    # Copy all but the Linear layers (they become convolutions) in one go, so that copies share
+    # what the layers share; trace in eval mode, so that BatchNorm's statistics stay as they are.
+    memo: dict[int, object] = {id(m): m for m in originals if isinstance(m, nn.Linear)}
+    copies = copy.deepcopy(originals, memo)
+    modes = [(m, m.training) for c in copies if not isinstance(c, nn.Linear) for m in c.modules()]
+    x = torch.zeros(1, *input_size, device=device, dtype=dtype)
     features: list[tuple[str, nn.Module]] = []
     classifier: list[tuple[str, nn.Module]] = []
     flattened = False  # True once the spatial part is over
-    with torch.no_grad():
-        for name, layer in layers:
-            target = classifier if flattened else features
-            if isinstance(layer, nn.Flatten):
-                flattened = True
-                continue
-            if isinstance(layer, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d) and x.dim() == 4:
-                fixed = _adaptive_as_fixed(layer, x.shape[-2], x.shape[-1])
-                if fixed is not None:
-                    x = fixed(x)
-                    target.append((name, fixed))
-                continue
-            if isinstance(layer, nn.Linear):
-                flattened = True
-                if x.dim() != 4:
-                    raise ConvolutionizeError(f"{name} ({layer}) does not follow a map.")
-                conv = _conv_from_linear(layer, x.shape[1], x.shape[2], x.shape[3])
-                x = conv(x)  # N x out x 1 x 1 at the base size
-                classifier.append((name, conv))
-                continue
-            if flattened and not isinstance(layer, PASS_THROUGH):
-                raise ConvolutionizeError(
-                    f"convolutionize() does not know how to convert layer {name!r} "
-                    f"({type(layer).__name__}) in the classifier; it handles Linear, Flatten, "
-                    "adaptive pooling, Dropout, activations, pooling and BatchNorm2d."
-                )
-            if not flattened and x.dim() != 4:
-                raise ConvolutionizeError(f"Layer {name!r} ({type(layer).__name__}) left no map.")
-            copied = copy.deepcopy(layer)
-            x = copied(x)
-            target.append((name, copied))
+    try:
+        for m, _ in modes:
+            m.training = False
+        with torch.no_grad():
+            for (name, layer), copied in zip(layers, copies, strict=True):
+                target = classifier if flattened else features
+                if isinstance(layer, nn.Flatten):
+                    flattened = True
+                    continue
+                if isinstance(layer, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d) and x.dim() == 4:
+                    fixed = _adaptive_as_fixed(layer, x.shape[-2], x.shape[-1], name)
+                    if fixed is not None:
+                        x = fixed(x)
+                        target.append((name, fixed))
+                    continue
+                if isinstance(layer, nn.Linear):
+                    flattened = True
+                    if x.dim() != 4:
+                        raise ConvolutionizeError(
+                            f"layer {name!r} ({layer}) follows a {x.dim()}-dimensional tensor, "
+                            "not a C×H×W map: convolutionize() needs the layers before the first "
+                            "Linear to keep the map."
+                        )
+                    try:
+                        conv = _conv_from_linear(layer, *x.shape[1:], name=name)
+                    except ConvolutionizeError as err:
+                        hint = _pooling_hint(name, layer, x.shape[1], whole_model)
+                        raise ConvolutionizeError(f"{err} {hint}") from None
+                    x = conv(x)  # N x out x 1 x 1 at the base size
+                    classifier.append((name, conv))
+                    continue
+                if flattened and not isinstance(layer, PASS_THROUGH):
+                    raise ConvolutionizeError(
+                        f"convolutionize() does not know how to convert layer {name!r} "
+                        f"({type(layer).__name__}) in the classifier; it handles Linear, Flatten, "
+                        "adaptive pooling, Dropout, activations, pooling and BatchNorm2d."
+                    )
+                if not flattened and x.dim() != 4:
+                    raise ConvolutionizeError(
+                        f"Layer {name!r} ({type(layer).__name__}) left no map: the layers before "
+                        "the first Linear must keep a C×H×W map."
+                    )
+                x = copied(x)
+                target.append((name, copied))
+    finally:
+        for m, training in modes:
+            m.training = training
 
     def block(named: list[tuple[str, nn.Module]], prefix: str) -> nn.Sequential:
-        # Keep torchvision's numbering (features.0, classifier.1, ...) where it exists.
-        keys = [
-            n.split(".", 1)[1] if n.startswith(prefix + ".") else n.replace(".", "_")
-            for n, _ in named
-        ]
-        return nn.Sequential(OrderedDict(zip(keys, (m for _, m in named), strict=True)))
+        # Keep torchvision's numbering (features.0, classifier.1, ...) where it exists; a nested
+        # layer's levels are joined by "_", as a module's name cannot hold a ".".
+        seq, used = nn.Sequential(), set()
+        for n, module in named:
+            key = base = (n[len(prefix) + 1 :] if n.startswith(prefix + ".") else n).replace(
+                ".", "_"
+            )
+            k = 1
+            while key in used:  # "a_b" may be taken: never let one layer replace another
+                key, k = f"{base}_{k}", k + 1
+            used.add(key)
+            seq.add_module(key, module)
+        seq.training = mode  # not .train(): each layer keeps its own mode
+        return seq
 
-    spatial = [p for p in features if p[0] != "avgpool"]
-    pooled = [p for p in features if p[0] == "avgpool"]  # there only if not the identity
-    parts = [
-        ("features", block(spatial, "features")),
-        *pooled,
-        ("classifier", block(classifier, "classifier")),
-    ]
+    spatial = [p for p in features if p[0].split(".")[0] != "avgpool"]
+    pooled = [p for p in features if p[0].split(".")[0] == "avgpool"]  # kept: not the identity
+    parts: list[tuple[str, nn.Module]] = [("features", block(spatial, "features"))]
+    if pooled:
+        only = len(pooled) == 1 and pooled[0][0] == "avgpool"
+        parts.append(("avgpool", pooled[0][1] if only else block(pooled, "avgpool")))
+    parts.append(("classifier", block(classifier, "classifier")))
     fcn = nn.Sequential(OrderedDict(parts))
-    if isinstance(model_or_layers, nn.Module):
-        fcn.train(model_or_layers.training)
+    fcn.training = mode
+
+    original = (
+        model_or_layers
+        if isinstance(model_or_layers, nn.Module)
+        else nn.Sequential(*model_or_layers)
+    )
+    _check(original, fcn, input_size, dtype, device, whole_model)
     return fcn
 
 

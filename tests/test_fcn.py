@@ -1,3 +1,5 @@
+from collections import OrderedDict
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -75,6 +77,9 @@ def test_torchvision_models_are_accepted_as_they_are(builder):
     assert first.kernel_size == ((6, 6) if builder is tvm.alexnet else (7, 7))
     assert cu.count_parameters(fcn) == cu.count_parameters(model)
     assert isinstance(model.classifier[1 if builder is tvm.alexnet else 0], nn.Linear)  # intact
+    for part in ("features", "classifier"):  # torchvision's names, as nothing is nested
+        names = [n for n, _ in getattr(model, part).named_children()]
+        assert [n for n, _ in getattr(fcn, part).named_children()] == names
 
 
 def test_nested_sequentials_and_lists_are_flattened():
@@ -211,3 +216,197 @@ def test_padding_differences_vanish_without_padding_and_grow_at_the_border():
     diff = cu.fcn.padding_differences(padded, image, size=32, stride=2)
     assert diff.shape == (16, 16)
     assert diff[0, 0] > 0 and diff[8, 8] == 0  # only fields that reach the crop's edge differ
+
+
+# --- convolutionize: what it must not change, what it must catch ------------------------------
+
+
+def _snapshot(model):
+    """A copy of every state_dict entry and of every submodule's mode."""
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return state, [(name, m.training) for name, m in model.named_modules()]
+
+
+def _assert_unchanged(model, snapshot):
+    state, modes = snapshot
+    now = model.state_dict()
+    assert now.keys() == state.keys()
+    for key, value in state.items():
+        assert torch.equal(now[key], value), f"{key} changed"
+    assert [(name, m.training) for name, m in model.named_modules()] == modes
+
+
+class _ConvBN(nn.Module):
+    """A small conv + BatchNorm model as a student writes it, fresh: in training mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2)
+        )
+        self.classifier = nn.Sequential(nn.Linear(8 * 5 * 5, 16), nn.ReLU(), nn.Linear(16, 4))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+def test_batchnorm_statistics_and_modes_are_left_as_they_were():
+    torch.manual_seed(0)
+    model = _ConvBN()  # training mode, running statistics at their start values
+    model.features[0].bias.data += 1.0  # so that the batch mean is far from the running mean
+    before = _snapshot(model)
+    x = torch.randn(2, 3, 12, 12)
+    rng = torch.get_rng_state()
+    fcn = cu.convolutionize(model, (3, 12, 12))
+    _assert_unchanged(model, before)
+    with cu.config.evaluating(model), cu.config.evaluating(fcn):
+        torch.testing.assert_close(fcn(x).flatten(1), model(x), rtol=1e-4, atol=1e-5)
+    assert torch.equal(torch.get_rng_state(), rng)  # no draw from the global generator either
+    assert fcn.training and all(m.training for m in fcn.modules())  # the model's mode
+    # A frozen BatchNorm inside a training model stays frozen in the result, and the other way.
+    model.features[1].eval()
+    fcn = cu.convolutionize(model, (3, 12, 12))
+    assert fcn.training and not fcn.features[1].training and fcn.features[0].training
+    model.eval()
+    assert not any(m.training for m in cu.convolutionize(model, (3, 12, 12)).modules())
+
+
+def test_fresh_vgg11_bn_gives_the_same_network():
+    torch.manual_seed(0)
+    model = tvm.vgg11_bn()  # fresh: training mode
+    before = _snapshot(model)
+    fcn = cu.convolutionize(model, (3, 224, 224))
+    _assert_unchanged(model, before)
+    assert fcn.training
+    # The copies hold the model's running statistics, not ones updated by the shape tracing
+    # (which made the outputs differ by 0.13); convolutionize() itself checks the outputs.
+    kept = fcn.features.state_dict()
+    for key, value in model.features.state_dict().items():
+        assert torch.equal(kept[key], value), key
+
+
+class _StepInForward(nn.Module):
+    """features, then a step that only forward() shows, then classifier."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+        self.classifier = nn.Sequential(nn.Linear(8 * 10 * 10, 16), nn.ReLU(), nn.Linear(16, 4))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.step(self.features(x)), 1))
+
+
+@pytest.mark.parametrize("step", [nn.functional.relu, lambda x: 0.5 * x], ids=["relu", "scale"])
+def test_a_step_hidden_in_forward_is_caught(step):
+    torch.manual_seed(0)
+    model = _StepInForward(step)  # fresh: training mode
+    before = _snapshot(model)
+    with pytest.raises(ConvolutionizeError, match=r"differs .*by up to \d.*2×3×12×12") as err:
+        cu.convolutionize(model, (3, 12, 12))
+    assert "forward()" in str(err.value) and "list of layers" in str(err.value)
+    _assert_unchanged(model, before)  # the check ran in eval mode and put the modes back
+
+
+def test_densenet121_is_refused_with_the_reason():
+    model = tvm.densenet121()  # forward: features, F.relu, global pooling, classifier
+    with pytest.raises(ConvolutionizeError, match=r"'classifier' \(Linear.*forward\(\)") as err:
+        cu.convolutionize(model, (3, 224, 224))
+    assert "nn.AdaptiveAvgPool2d(1)" in str(err.value)  # says what to do
+    # At 32×32 the map is 1×1, the pooling the identity, the Linear fits: F.relu is what's lost.
+    with pytest.raises(ConvolutionizeError, match=r"differs .*by up to \d.*2×3×32×32"):
+        cu.convolutionize(model, (3, 32, 32))
+
+
+def test_mobilenet_v2_is_refused_and_the_suggested_list_works():
+    torch.manual_seed(0)
+    model = tvm.mobilenet_v2().eval()  # forward pools and flattens; no module does
+    with pytest.raises(ConvolutionizeError, match=r"'classifier.1' \(Linear.*1280×7×7") as err:
+        cu.convolutionize(model, (3, 224, 224))
+    assert "nn.AdaptiveAvgPool2d(1)" in str(err.value)
+    # What the message suggests: the pooling written out as a layer. Nested blocks are opened.
+    layers = [*model.features, nn.AdaptiveAvgPool2d(1), nn.Flatten(), *model.classifier]
+    fcn = cu.convolutionize(layers, (3, 224, 224))
+    assert list(fcn.features.named_children())[0][0] == "0_0"  # features[0][0], a Conv2d
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(fcn(x).flatten(1), model(x), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "dtype, tol",
+    [(torch.float64, 1e-12), (torch.bfloat16, 5e-2), (torch.float16, 1e-2)],
+    ids=str,
+)
+def test_models_in_other_dtypes(dtype, tol):
+    torch.manual_seed(0)
+    model = cu.LeNet5().to(dtype).eval()
+    fcn = cu.convolutionize(model, (1, 28, 28))
+    assert {p.dtype for p in fcn.parameters()} == {dtype}
+    x = torch.randn(4, 1, 28, 28, dtype=dtype)
+    with torch.no_grad():
+        expected = model(x)
+        got = fcn(x).flatten(1)
+    assert got.dtype == dtype
+    assert (got - expected).abs().max() <= tol * expected.abs().max()
+    with torch.no_grad():  # and it slides, in that dtype
+        assert fcn(torch.randn(1, 1, 36, 44, dtype=dtype)).shape == (1, 10, 3, 5)
+
+
+@pytest.mark.filterwarnings("ignore:Complex modules are a new feature")
+def test_unsupported_dtypes_are_refused_by_name():
+    model = cu.LeNet5().to(torch.complex64)
+    with pytest.raises(ConvolutionizeError, match="complex64"):
+        cu.convolutionize(model, (1, 28, 28))
+    mixed = cu.LeNet5()
+    mixed.classifier.double()
+    with pytest.raises(ConvolutionizeError, match="float32 and float64"):
+        cu.convolutionize(mixed, (1, 28, 28))
+
+
+class _Blocks(nn.Module):
+    """A student model built from blocks: Sequentials inside Sequentials inside features."""
+
+    def __init__(self):
+        super().__init__()
+
+        def block(cin, cout):
+            return nn.Sequential(nn.Conv2d(cin, cout, 3), nn.BatchNorm2d(cout), nn.ReLU())
+
+        self.features = nn.Sequential(
+            block(1, 4), nn.Sequential(block(4, 6), nn.MaxPool2d(2)), nn.Dropout2d(0.1)
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.2), nn.Linear(6 * 4 * 4, 12), nn.ReLU(), nn.Linear(12, 3)
+        )
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+def test_nested_blocks_in_features_get_valid_names():
+    torch.manual_seed(0)
+    model = _Blocks().eval()
+    fcn = cu.convolutionize(model, (1, 12, 12))
+    names = [n for n, _ in fcn.features.named_children()]
+    assert names == ["0_0", "0_1", "0_2", "1_0_0", "1_0_1", "1_0_2", "1_1", "2"]
+    assert [n for n, _ in fcn.classifier.named_children()] == ["0", "1", "2", "3"]
+    x = torch.randn(2, 1, 12, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(fcn(x).flatten(1), model(x), rtol=1e-4, atol=1e-5)
+        assert fcn(torch.randn(1, 1, 20, 16)).shape == (1, 3, 5, 3)
+
+
+def test_names_that_meet_after_opening_stay_apart():
+    # "a.b" opened becomes "a_b", which is taken: no layer may be dropped for it.
+    model = nn.Sequential(
+        OrderedDict(
+            a_b=nn.Conv2d(1, 2, 3),
+            a=nn.Sequential(OrderedDict(b=nn.ReLU())),
+            flat=nn.Flatten(),
+            out=nn.Linear(2 * 4 * 4, 3),
+        )
+    ).eval()
+    fcn = cu.convolutionize(model, (1, 6, 6))
+    assert len(fcn.features) == 2 and len(set(dict(fcn.features.named_children()))) == 2
