@@ -491,10 +491,26 @@ class Prediction:
         return "\n".join([head, *rows])
 
 
+def _as_rgb(image):
+    """A PIL image of any mode as the RGB image it shows; anything else unchanged.
+
+    load_image's conversion: greyscale copied to three channels, palettes expanded, 16-bit
+    scaled to 8 bits, and transparency composited over white, as a page or a viewer shows a
+    transparent PNG (over black, a dark object with a clear background would vanish).
+    """
+    from PIL import Image
+
+    from .images import _to_rgb
+
+    return _to_rgb(image) if isinstance(image, Image.Image) else image
+
+
 def classify(model: nn.Module, image, *, k: int = 15, preprocess=None) -> Prediction:
     """The top-`k` ImageNet classes for a PIL image, with the weights' own transforms.
 
-    `preprocess` maps the image to a 3×224×224 tensor; by default the weights' transforms()
+    Any PIL mode is classified as the RGB image it shows (RGBA, greyscale, palette, 16-bit, as
+    Image.open gives them for many PNGs): transparency over white, as load_image does.
+    `preprocess` maps the RGB image to a 3×224×224 tensor; by default the weights' transforms()
     (resize, centre crop, ImageNet mean and std). Pass slide_normalize for the slide's.
     """
     from .data import imagenet_classes
@@ -504,7 +520,7 @@ def classify(model: nn.Module, image, *, k: int = 15, preprocess=None) -> Predic
         if weights is None:
             raise ValueError("This model has no .weights: pass preprocess= explicitly.")
         preprocess = weights.transforms()
-    x = preprocess(image)
+    x = preprocess(_as_rgb(image))
     if not torch.is_tensor(x):
         raise ValueError(f"preprocess returned {type(x).__name__}, not a tensor")
     with config.evaluating(model) as dev:

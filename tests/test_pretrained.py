@@ -8,8 +8,10 @@ import pathlib
 import pickle
 import threading
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torchvision import models as tvm
 
 import course_utils as cu
@@ -287,6 +289,58 @@ def test_classify_top15_with_the_weights_transforms(torch_home, monkeypatch):
     assert len(prediction.top) == 15
     assert prediction.top[0][1] == pytest.approx(float(expected.max()))
     assert prediction.top[0][0] == cu.imagenet_classes()[int(expected.argmax())]
+
+
+def _over_white(image: Image.Image) -> Image.Image:
+    white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
+
+
+def _odd_modes() -> dict[str, tuple[Image.Image, Image.Image]]:
+    """What Image.open gives for many PNGs, each with the RGB image it shows."""
+    cat = cu.load_image(cu.sample_images()["cat"]).resize((160, 120))
+    grey = cat.convert("L")
+    ramp = np.broadcast_to(np.linspace(0, 255, cat.width).round().astype(np.uint8), grey.size[::-1])
+    alpha = Image.fromarray(np.ascontiguousarray(ramp), mode="L")  # clear at left, opaque at right
+    rgba, la = cat.copy(), grey.copy()
+    rgba.putalpha(alpha)
+    la.putalpha(alpha)
+    sixteen = Image.fromarray(np.asarray(grey).astype(np.uint16) * 257)  # 0..65535, same greys
+    palette = cat.convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    return {
+        "RGBA": (rgba, _over_white(rgba)),
+        "LA": (la, _over_white(la)),
+        "L": (grey, grey.convert("RGB")),
+        "P": (palette, palette.convert("RGB")),
+        "I;16": (sixteen, grey.convert("RGB")),
+    }
+
+
+@pytest.fixture(scope="module")
+def resnet18_untrained():
+    torch.manual_seed(0)
+    model = models.build("resnet18").eval()
+    model.weights = tvm.ResNet18_Weights.IMAGENET1K_V1
+    return model
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "L", "P", "I;16"])
+@pytest.mark.parametrize("preprocess", [None, cu.models.slide_normalize], ids=["weights", "slide"])
+def test_classify_takes_any_mode_as_the_rgb_image_it_shows(resnet18_untrained, mode, preprocess):
+    image, shown = _odd_modes()[mode]
+    assert image.mode == mode
+    prediction = cu.models.classify(resnet18_untrained, image, k=5, preprocess=preprocess)
+    expected = cu.models.classify(resnet18_untrained, shown, k=5, preprocess=preprocess)
+    torch.testing.assert_close(prediction.probabilities, expected.probabilities)
+    assert image.mode == mode  # the caller's image is left as it was
+
+
+def test_classify_puts_transparency_over_white(resnet18_untrained):
+    clear = Image.new("RGBA", (64, 64), (0, 0, 0, 0))  # black, but wholly transparent
+    white = Image.new("RGB", (64, 64), (255, 255, 255))
+    prediction = cu.models.classify(resnet18_untrained, clear, k=3)
+    expected = cu.models.classify(resnet18_untrained, white, k=3)
+    torch.testing.assert_close(prediction.probabilities, expected.probabilities)
 
 
 def test_slide_normalisation():
