@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -320,9 +323,102 @@ def weights_for(name: str):
 
 
 def weights_file(name: str) -> Path:
-    """Where torch caches the weights of `name`: $TORCH_HOME/hub/checkpoints/<file>."""
+    """Where torch caches the weights of `name`: $TORCH_HOME/hub/checkpoints/<file>.
+
+    <file> is the last part of the URL's path, as torch hub names it.
+    """
     url = weights_for(name).url
-    return config.torch_home() / "hub" / "checkpoints" / url.rsplit("/", 1)[-1]
+    return config.torch_home() / "hub" / "checkpoints" / Path(urlsplit(url).path).name
+
+
+# torchvision's builders for these load weights that hold auxiliary classifiers, then drop them.
+_AUX_HEADS = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
+
+
+def _hash_prefix(path: Path) -> str | None:
+    """The SHA-256 prefix a weights file's name carries: the hex after its last '-'.
+
+    torch hub's rule (its check_hash): "resnet18-f37072fd.pth" says its SHA-256 starts with
+    f37072fd. None when the name carries none.
+    """
+    match = re.search(r"-([0-9a-f]+)\.[^-]*$", path.name)
+    return match.group(1) if match else None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _damaged(name: str, path: Path, why: str) -> WeightsError:
+    return WeightsError(
+        f"The cached weights file {path} for {name} is damaged or incomplete ({why}). "
+        f"Delete it and run `python -m course_utils.prefetch` (or call "
+        f"pretrained({name!r}) again online) to download it afresh."
+    )
+
+
+def _load_weights_file(name: str, path: Path) -> nn.Module:
+    """torchvision's `name` with the weights in `path`, checked before they are trusted.
+
+    The file's SHA-256 must start with the prefix its name carries, and it is unpickled with
+    weights_only=True: a file planted in a shared $TORCH_HOME cannot run code. torchvision's own
+    loader unpickles with weights_only=False. Raises WeightsError naming the file otherwise.
+    """
+    import torchvision
+
+    prefix = _hash_prefix(path)
+    if prefix is not None:
+        digest = _sha256(path)
+        if not digest.startswith(prefix):
+            raise _damaged(
+                name,
+                path,
+                f"its SHA-256 starts with {digest[: len(prefix)]}, not with {prefix} as its name "
+                "says: it is not the file torchvision published",
+            )
+    try:
+        with warnings.catch_warnings():  # a foreign pickle's protocol: the error below says it
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch's own damaged-archive and unpickling errors
+        why = config.short_error(err)
+        if isinstance(err, pickle.UnpicklingError):  # torch's message is about torch.load
+            why = (
+                "it holds objects other than tensors, so it was not unpickled"
+                if "Unsupported global" in str(err)
+                else "it is not a readable weights file"
+            )
+        raise _damaged(name, path, why) from err
+    heads = _AUX_HEADS.get(name, ())
+    if heads:  # as torchvision's builder: load with the auxiliary classifiers, then drop them
+        kwargs = {**_UNTRAINED_KWARGS.get(name, {}), "aux_logits": True}
+        model = torchvision.models.get_model(name, weights=None, **kwargs)
+    else:
+        model = build(name)
+    try:
+        model.load_state_dict(state)
+    except Exception as err:  # not a state dict, or one of another model
+        raise _damaged(name, path, config.short_error(err)) from err
+    if heads:
+        model.aux_logits = False
+        for head in heads:
+            setattr(model, head, None)
+    return model
+
+
+def _download(weights, path: Path) -> None:
+    """Download `weights` to `path` as torch hub's load_state_dict_from_url does, without loading.
+
+    Into a temporary file, checked against the SHA-256 prefix in the file's name, then renamed:
+    a broken or forged download never takes the cached name.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f'Downloading: "{weights.url}" to {path}')
+    torch.hub.download_url_to_file(weights.url, str(path), _hash_prefix(path), progress=True)
 
 
 def pretrained(name: str, *, strict: bool = False) -> nn.Module:
@@ -330,16 +426,16 @@ def pretrained(name: str, *, strict: bool = False) -> nn.Module:
 
     Weights come from the cache under $TORCH_HOME, or are downloaded there. When they can't be
     had, strict=False reports it once (a note in a notebook, a CourseWarning elsewhere) and
-    returns random weights (is_pretrained False); strict=True raises WeightsError. A damaged
-    cached file always raises, naming the file. The model is on the CPU: `.to(device)` it.
+    returns random weights (is_pretrained False); strict=True raises WeightsError. A cached file
+    is checked against the SHA-256 prefix in its name and read with torch.load(weights_only=True),
+    so a file planted in a shared $TORCH_HOME runs no code; a damaged, truncated or foreign
+    file always raises, naming it. The model is on the CPU: `.to(device)` it.
     """
     return load_pretrained(name, strict=strict)
 
 
 def load_pretrained(name: str, *, strict: bool = False, report: bool = True) -> nn.Module:
     """pretrained(), for callers that show the missing weights themselves (report=False)."""
-    import torchvision
-
     weights = weights_for(name)
     path = weights_file(name)
     cached = path.is_file()
@@ -350,19 +446,14 @@ def load_pretrained(name: str, *, strict: bool = False, report: bool = True) -> 
     elif not cached and not config.reachable(weights.url):
         # Checked first, so that no "Downloading: ..." line announces a download that can't be.
         reason = f"the download failed: {urlsplit(weights.url).hostname} cannot be reached"
-    else:
+    elif not cached:
         try:
             with config.network_timeout():
-                model = torchvision.models.get_model(name, weights=weights)
-        except Exception as err:  # URLError, timeouts, unpickling errors, size mismatches...
-            if cached:
-                raise WeightsError(
-                    f"The cached weights file {path} for {name} is damaged or incomplete "
-                    f"({config.short_error(err)}). "
-                    f"Delete it and run `python -m course_utils.prefetch` (or call "
-                    f"pretrained({name!r}) again online) to download it afresh."
-                ) from err
+                _download(weights, path)
+        except Exception as err:  # URLError, timeouts, a hash that does not match...
             reason = f"the download failed ({config.short_error(err)})"
+    if not reason:
+        model = _load_weights_file(name, path)  # cached or just downloaded: raises if bad
     if model is None:
         missing = f"No pretrained weights for {name}: {path} is not cached and {reason}."
         fix = (
@@ -429,10 +520,26 @@ class Prediction:
         return "\n".join([head, *rows])
 
 
+def _as_rgb(image):
+    """A PIL image of any mode as the RGB image it shows; anything else unchanged.
+
+    load_image's conversion: greyscale copied to three channels, palettes expanded, 16-bit
+    scaled to 8 bits, and transparency composited over white, as a page or a viewer shows a
+    transparent PNG (over black, a dark object with a clear background would vanish).
+    """
+    from PIL import Image
+
+    from .images import _to_rgb
+
+    return _to_rgb(image) if isinstance(image, Image.Image) else image
+
+
 def classify(model: nn.Module, image, *, k: int = 15, preprocess=None) -> Prediction:
     """The top-`k` ImageNet classes for a PIL image, with the weights' own transforms.
 
-    `preprocess` maps the image to a 3×224×224 tensor; by default the weights' transforms()
+    Any PIL mode is classified as the RGB image it shows (RGBA, greyscale, palette, 16-bit, as
+    Image.open gives them for many PNGs): transparency over white, as load_image does.
+    `preprocess` maps the RGB image to a 3×224×224 tensor; by default the weights' transforms()
     (resize, centre crop, ImageNet mean and std). Pass slide_normalize for the slide's.
     """
     from .data import imagenet_classes
@@ -442,7 +549,7 @@ def classify(model: nn.Module, image, *, k: int = 15, preprocess=None) -> Predic
         if weights is None:
             raise ValueError("This model has no .weights: pass preprocess= explicitly.")
         preprocess = weights.transforms()
-    x = preprocess(image)
+    x = preprocess(_as_rgb(image))
     if not torch.is_tensor(x):
         raise ValueError(f"preprocess returned {type(x).__name__}, not a tensor")
     with config.evaluating(model) as dev:
