@@ -9,6 +9,7 @@ import os
 import random
 import socket
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -48,15 +49,33 @@ def is_offline() -> bool:
     return os.environ.get("COURSE_OFFLINE", "").lower() in {"1", "true", "yes"}
 
 
+# network_timeout's bookkeeping: the process-wide default is shared by every thread, so the
+# contexts now open are counted, and the timeout from before the first is put back by the last.
+_timeout_lock = threading.Lock()
+_timeouts_open: list[float] = []
+_timeout_before: float | None = None
+
+
 @contextlib.contextmanager
 def network_timeout(seconds: float = NETWORK_TIMEOUT_S) -> Iterator[None]:
-    """Make every socket opened inside give up after `seconds` instead of hanging."""
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
+    """Make every socket opened inside give up after `seconds` instead of hanging.
+
+    The setting is process-wide (socket.setdefaulttimeout). Contexts may overlap, in one thread
+    or several: while more than one is open the shortest of their timeouts applies, and the
+    timeout from before the first one is restored only when the last one closes.
+    """
+    global _timeout_before
+    with _timeout_lock:
+        if not _timeouts_open:
+            _timeout_before = socket.getdefaulttimeout()
+        _timeouts_open.append(seconds)
+        socket.setdefaulttimeout(min(_timeouts_open))
     try:
         yield
     finally:
-        socket.setdefaulttimeout(old)
+        with _timeout_lock:
+            _timeouts_open.remove(seconds)
+            socket.setdefaulttimeout(min(_timeouts_open) if _timeouts_open else _timeout_before)
 
 
 def reachable(url_or_host: str, timeout: float = 2.0) -> bool:

@@ -108,3 +108,34 @@ def test_reachable_says_no_at_once_for_a_closed_port_and_offline(monkeypatch):
     assert not config.reachable("http://127.0.0.1:9/file.pth", timeout=1)
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     assert not config.reachable("localhost")
+
+
+def test_network_timeout_is_restored_after_overlapping_threads():
+    # Two threads whose contexts overlap: A enters, B enters, A leaves, B leaves. The old
+    # save-and-restore let B put back the 0.5 s that A had set, for the whole process.
+    import threading
+
+    before = socket.getdefaulttimeout()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with config.network_timeout(0.5):
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        with config.network_timeout(0.5):
+            b_in.set()
+            a_out.wait(5)
+            seen["inside B after A left"] = socket.getdefaulttimeout()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen["inside B after A left"] == 0.5  # still bounded while B is inside
+    assert socket.getdefaulttimeout() == before  # and back to the original once both left
