@@ -45,9 +45,9 @@ def fetch_mnist(root: Path, mirror: str | None = None) -> tuple[bool, str]:
     if not present:
         data._check_writable(folder)
     try:
-        train, test = data._torchvision_mnist(
-            root, True, [mirror] if mirror else None, quiet=present
-        )
+        if not present:
+            data._download_mnist(folder, [mirror] if mirror else None)
+        train, test = data._read_mnist(root)
     except data.MNISTError as err:
         return False, str(err)
     except Exception as err:
