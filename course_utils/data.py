@@ -121,7 +121,8 @@ def _download_mnist(
             break
         else:
             raise config.DownloadError(
-                f"could not download {name}: " + "; ".join(failures), answered=False
+                f"could not download {name}: " + ("; ".join(failures) or "no mirror given"),
+                answered=False,
             )
         _gunzip(packed, target)
 
