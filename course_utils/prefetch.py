@@ -6,20 +6,31 @@
 It shows sizes and progress, checks each file (MNIST by reading it, weights against the
 SHA-256 prefix in their file name), skips what is already there and checked, and exits
 non-zero, saying what it could not get, when something is missing.
+
+It never waits long on a network that can't deliver: each server is checked once, before any
+download (2 s); one that can't be reached, or that does not answer a download (3 s), is not
+tried again in that run; and each file has config.download's deadline. With COURSE_OFFLINE=1 it
+downloads nothing and only reports what is here.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-import torch
+from urllib.parse import urlsplit
 
 from . import config, data, models
+
+# Before class, on a busy network, a silent stretch in a 100-500 MB file is waited out longer
+# than in a notebook (config.DOWNLOAD_SILENCE_S, 5 s); the other limits are config.download's.
+PREFETCH_SILENCE_S = 15.0
+REACHABLE_TIMEOUT_S = 2.0
 
 
 def sha256_ok(path: Path) -> bool:
@@ -38,18 +49,71 @@ def _mb(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:,.1f} MB"
 
 
-def fetch_mnist(root: Path, mirror: str | None = None) -> tuple[bool, str]:
+class Hosts:
+    """What is known of each server in this run: checked once, remembered when it fails."""
+
+    def __init__(self) -> None:
+        self.down: dict[str, str] = {}  # host -> why it is not tried
+        self.up: set[str] = set()
+
+    @staticmethod
+    def key(url: str) -> str:
+        parts = urlsplit(url)
+        return parts.netloc or url
+
+    def check(self, urls: Sequence[str]) -> None:
+        """Try to connect to each URL's host once, all at the same time (REACHABLE_TIMEOUT_S)."""
+        known = self.up | set(self.down)
+        hosts = {self.key(u): u for u in urls if self.key(u) not in known}
+        if not hosts:
+            return
+        with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+            reasons = pool.map(
+                lambda u: config.unreachable_reason(u, REACHABLE_TIMEOUT_S), hosts.values()
+            )
+            for host, reason in zip(hosts, reasons, strict=True):
+                if reason:
+                    self.down[host] = f"{host} cannot be reached ({reason})"
+                else:
+                    self.up.add(host)
+
+    def why_not(self, url: str) -> str:
+        return self.down.get(self.key(url), "")
+
+    def failed(self, err: config.DownloadError) -> None:
+        """A server that did not answer at all is not asked for its other files."""
+        if not err.answered and err.url:
+            self.down.setdefault(self.key(err.url), f"{self.key(err.url)} did not answer earlier")
+
+
+def fetch_mnist(
+    root: Path, mirror: str | None = None, hosts: Hosts | None = None
+) -> tuple[bool, str]:
     """Make sure full MNIST is in `root`; returns (ok, what happened)."""
+    from torchvision.datasets import MNIST
+
     folder = root / "MNIST"
+    hosts = hosts or Hosts()
     present = data._raw_files_present(folder)
+    live: list[str] = []
     if not present:
+        if config.is_offline():
+            return False, f"not in {folder}; not downloaded: COURSE_OFFLINE is set"
         data._check_writable(folder)
+        mirrors = [mirror] if mirror else list(MNIST.mirrors)
+        hosts.check(mirrors)
+        live = [m for m in mirrors if not hosts.why_not(m)]
+        if not live:
+            why = "; ".join(hosts.why_not(m) for m in mirrors)
+            return False, f"not in {folder}; not downloaded: {why}"
     try:
-        train, test = data._torchvision_mnist(
-            root, True, [mirror] if mirror else None, quiet=present
-        )
+        if live:
+            data._download_mnist(folder, live, silence_s=PREFETCH_SILENCE_S)
+        train, test = data._read_mnist(root)
     except data.MNISTError as err:
         return False, str(err)
+    except config.DownloadError as err:
+        return False, f"could not download MNIST into {folder}: {err}"
     except Exception as err:
         return False, f"could not download MNIST into {folder} ({config.short_error(err)})"
     size = sum(p.stat().st_size for p in (folder / "raw").iterdir()) / 1e6
@@ -57,28 +121,67 @@ def fetch_mnist(root: Path, mirror: str | None = None) -> tuple[bool, str]:
     return True, f"{verb} and read back: {len(train):,} + {len(test):,} digits, {size:,.1f} MB"
 
 
-def fetch_weights(name: str, mirror: str | None = None) -> tuple[bool, str]:
+def _weights_url(name: str, mirror: str | None) -> str:
+    """Where the weights of `name` come from: torchvision's URL, or the mirror's file."""
+    if mirror is None:
+        return models.weights_for(name).url
+    return mirror.rstrip("/") + "/" + models.weights_file(name).name
+
+
+def fetch_weights(
+    name: str, mirror: str | None = None, hosts: Hosts | None = None
+) -> tuple[bool, str]:
     """Make sure the pretrained weights of `name` are cached and intact."""
+    hosts = hosts or Hosts()
     weights = models.weights_for(name)
     path = models.weights_file(name)
+    megabytes = weights.meta.get("_file_size", 0)
     if path.is_file():
         if sha256_ok(path):
             return True, f"already present, checksum OK ({_mb(path)})"
+        if config.is_offline():
+            return False, (
+                f"{path} fails its checksum; not downloaded again: COURSE_OFFLINE is set. "
+                "Delete it and run this again online."
+            )
         damaged = path.with_suffix(path.suffix + ".damaged")
         path.replace(damaged)
         print(f"  {path.name} failed its checksum; moved to {damaged.name}, downloading again")
-    url = weights.url if mirror is None else mirror.rstrip("/") + "/" + path.name
+    if config.is_offline():
+        return (
+            False,
+            f"{megabytes:,.1f} MB, not in the cache; not downloaded: COURSE_OFFLINE is set",
+        )
+    url = _weights_url(name, mirror)
+    hosts.check([url])
+    if why := hosts.why_not(url):
+        return False, f"{megabytes:,.1f} MB not downloaded: {why}"
     match = re.search(r"-([a-f0-9]+)\.", path.name)
-    print(f"  {name}: downloading {weights.meta.get('_file_size', 0):,.1f} MB from {url}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # torchvision's "_file_size" is in MiB; the course shows it as it is, as "MB".
+    print(f"  {name}: downloading {megabytes:,.1f} MB from {url}", flush=True)
     try:
-        with config.network_timeout(30):
-            torch.hub.download_url_to_file(
-                url, str(path), match.group(1) if match else None, progress=True
-            )
-    except Exception as err:
-        return False, f"could not download {url} ({config.short_error(err)})"
+        config.download(
+            url,
+            path,
+            size=round(megabytes * 2**20) or None,
+            sha256=match.group(1) if match else None,
+            silence_s=PREFETCH_SILENCE_S,
+            announce=False,
+        )
+    except config.DownloadError as err:
+        hosts.failed(err)
+        return False, f"{megabytes:,.1f} MB not downloaded: {err}"
+    except OSError as err:
+        return False, f"could not write {path} ({config.short_error(err)})"
     return True, f"downloaded, checksum OK ({_mb(path)})"
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The first existing part of `folder`'s path that is not a folder, if any."""
+    for part in [folder, *folder.parents]:
+        if part.exists():
+            return None if part.is_dir() else part
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,19 +211,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [m for m in args.models if m not in models.PRETRAINED]
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {list(models.PRETRAINED)}")
+    names = list(dict.fromkeys(args.models))  # in order, once each
+    everything = ["MNIST", *models.PRETRAINED]
+    selected = ([] if args.no_mnist else ["MNIST"]) + names
+    if not selected:
+        print(
+            "Nothing was selected (--no-mnist, and --models without names), so nothing was "
+            f"checked. Name weights to fetch from: {', '.join(models.PRETRAINED)}; "
+            "or run without options for everything.",
+            file=sys.stderr,
+        )
+        return 2
 
-    print(f"Weights cache: {config.torch_home() / 'hub' / 'checkpoints'}")
+    checkpoints = config.torch_home() / "hub" / "checkpoints"
+    if names and (blocker := _file_in_the_way(checkpoints)):
+        print(
+            f"The weights folder {checkpoints} cannot be made: {blocker} is a file, not a "
+            f"folder. TORCH_HOME is {os.environ.get('TORCH_HOME', '(not set)')!r}: set it to a "
+            "folder (or unset it, for torch's default) and run this again.",
+            file=sys.stderr,
+        )
+        return 2
+
+    print(f"Weights cache: {checkpoints}")
+    if config.is_offline():
+        print("COURSE_OFFLINE is set: nothing will be downloaded, only what is here is checked.")
+    hosts = Hosts()
+    root = args.data_dir or config.data_dir()
+    if not config.is_offline():
+        # Every server that what is missing would come from, checked once, all together,
+        # before the first download: a network that drops packets costs 2 s, not 30 s a file.
+        urls = []
+        if not args.no_mnist and not data._raw_files_present(root / "MNIST"):
+            from torchvision.datasets import MNIST
+
+            urls += [args.mnist_mirror] if args.mnist_mirror else list(MNIST.mirrors)
+        for name in names:
+            if not models.weights_file(name).is_file():
+                urls.append(_weights_url(name, args.weights_mirror))
+        hosts.check(urls)
     results: list[tuple[str, bool, str]] = []
     if not args.no_mnist:
-        root = args.data_dir or config.data_dir()
         print(f"MNIST: {root / 'MNIST'}")
         try:
-            ok, what = fetch_mnist(root, args.mnist_mirror)
+            ok, what = fetch_mnist(root, args.mnist_mirror, hosts)
         except data.MNISTError as err:
             ok, what = False, str(err)
         results.append(("MNIST", ok, what))
-    for name in args.models:
-        ok, what = fetch_weights(name, args.weights_mirror)
+    for name in names:
+        ok, what = fetch_weights(name, args.weights_mirror, hosts)
         results.append((name, ok, what))
 
     width = max((len(n) for n, _, _ in results), default=5)
@@ -129,11 +268,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{'ok  ' if ok else 'MISSING'} {name:<{width}}  {what}")
     missing = [name for name, ok, _ in results if not ok]
     if missing:
-        print(
-            f"\nCould not get: {', '.join(missing)}. Connect to the network and run this again; "
-            "what is already here is kept."
+        retry = (
+            "Unset COURSE_OFFLINE, connect to the network and run this again"
+            if config.is_offline()
+            else "Connect to the network and run this again"
         )
+        print(f"\nCould not get: {', '.join(missing)}. {retry}; what is already here is kept.")
         return 1
+    unchecked = [n for n in everything if n not in selected]
+    if unchecked:
+        print(
+            f"\nAll that was selected is here ({', '.join(selected)}); not checked: "
+            f"{', '.join(unchecked)} (run without --models/--no-mnist to check everything)."
+        )
+        return 0
     print("\nEverything the notebooks use is here; they will run offline.")
     return 0
 

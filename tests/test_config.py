@@ -1,5 +1,6 @@
 import random
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -108,3 +109,72 @@ def test_reachable_says_no_at_once_for_a_closed_port_and_offline(monkeypatch):
     assert not config.reachable("http://127.0.0.1:9/file.pth", timeout=1)
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     assert not config.reachable("localhost")
+
+
+def test_network_timeout_is_restored_after_overlapping_threads():
+    # Two threads whose contexts overlap: A enters, B enters, A leaves, B leaves. The old
+    # save-and-restore let B put back the 0.5 s that A had set, for the whole process.
+    import threading
+
+    before = socket.getdefaulttimeout()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with config.network_timeout(0.5):
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        with config.network_timeout(0.5):
+            b_in.set()
+            a_out.wait(5)
+            seen["inside B after A left"] = socket.getdefaulttimeout()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen["inside B after A left"] == 0.5  # still bounded while B is inside
+    assert socket.getdefaulttimeout() == before  # and back to the original once both left
+
+
+def test_download_checks_before_it_renames_and_keeps_nothing_partial(tmp_path, monkeypatch):
+    import hashlib
+
+    from test_data import file_server, trickle_server
+
+    body = b"0123456789" * 1000
+    dest = tmp_path / "file.bin"
+    with file_server({"file.bin": body}) as (url, requested):
+        # A wrong checksum: the file already there stays as it was, nothing else is left.
+        dest.write_bytes(b"the old file")
+        with pytest.raises(config.DownloadError, match="MD5"):
+            config.download(url + "file.bin", dest, md5="0" * 32)
+        assert dest.read_bytes() == b"the old file"
+        assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+        # The right one replaces it.
+        sha = hashlib.sha256(body).hexdigest()[:8]
+        assert config.download(url + "file.bin", dest, sha256=sha) == dest
+        assert dest.read_bytes() == body
+        # COURSE_OFFLINE: not one request.
+        monkeypatch.setenv("COURSE_OFFLINE", "1")
+        with pytest.raises(config.DownloadError, match="COURSE_OFFLINE"):
+            config.download(url + "file.bin", tmp_path / "other.bin")
+        assert requested == ["/file.bin", "/file.bin"]
+    monkeypatch.delenv("COURSE_OFFLINE")
+    # A server that answers, sends a byte and then nothing: the silence limit ends it.
+    with trickle_server(every=30, give_up=30) as url:
+        start = time.monotonic()
+        with pytest.raises(config.DownloadError, match="nothing arrived for 1 s"):
+            config.download(url + "x", tmp_path / "x", silence_s=1)
+        assert time.monotonic() - start < 3
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+
+
+def test_download_deadline_grows_with_the_size():
+    assert config.download_deadline(9_912_422) == pytest.approx(109.1, abs=0.1)
+    assert config.download_deadline(None) == config.DOWNLOAD_UNKNOWN_SIZE_S

