@@ -335,7 +335,7 @@ def weights_file(name: str) -> Path:
 _AUX_HEADS = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
 
 
-def _hash_prefix(path: Path) -> str | None:
+def hash_prefix(path: Path) -> str | None:
     """The SHA-256 prefix a weights file's name carries: the hex after its last '-'.
 
     torch hub's rule (its check_hash): "resnet18-f37072fd.pth" says its SHA-256 starts with
@@ -351,6 +351,15 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def checksum_ok(path: Path) -> bool:
+    """True when a weights file's SHA-256 starts with the prefix its name carries.
+
+    A file whose name carries no prefix passes if it is not empty.
+    """
+    prefix = hash_prefix(path)
+    return _sha256(path).startswith(prefix) if prefix else path.stat().st_size > 0
 
 
 def _damaged(name: str, path: Path, why: str) -> WeightsError:
@@ -370,7 +379,7 @@ def _load_weights_file(name: str, path: Path) -> nn.Module:
     """
     import torchvision
 
-    prefix = _hash_prefix(path)
+    prefix = hash_prefix(path)
     if prefix is not None:
         digest = _sha256(path)
         if not digest.startswith(prefix):
@@ -411,14 +420,13 @@ def _load_weights_file(name: str, path: Path) -> nn.Module:
 
 
 def _download(weights, path: Path) -> None:
-    """Download `weights` to `path` as torch hub's load_state_dict_from_url does, without loading.
+    """Download `weights` to `path` within config.download's deadlines, without loading them.
 
     Into a temporary file, checked against the SHA-256 prefix in the file's name, then renamed:
-    a broken or forged download never takes the cached name.
+    a broken, stalled or forged download never takes the cached name.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    print(f'Downloading: "{weights.url}" to {path}')
-    torch.hub.download_url_to_file(weights.url, str(path), _hash_prefix(path), progress=True)
+    size = round(weights.meta.get("_file_size", 0) * 2**20) or None  # torchvision gives MiB
+    config.download(weights.url, path, size=size, sha256=hash_prefix(path))
 
 
 def pretrained(name: str, *, strict: bool = False) -> nn.Module:
@@ -448,9 +456,8 @@ def load_pretrained(name: str, *, strict: bool = False, report: bool = True) -> 
         reason = f"the download failed: {urlsplit(weights.url).hostname} cannot be reached"
     elif not cached:
         try:
-            with config.network_timeout():
-                _download(weights, path)
-        except Exception as err:  # URLError, timeouts, a hash that does not match...
+            _download(weights, path)
+        except Exception as err:  # DownloadError: refused, stalled, too slow, wrong hash...
             reason = f"the download failed ({config.short_error(err)})"
     if not reason:
         model = _load_weights_file(name, path)  # cached or just downloaded: raises if bad

@@ -16,9 +16,7 @@ downloads nothing and only reports what is here.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import re
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,18 +29,6 @@ from . import config, data, models
 # than in a notebook (config.DOWNLOAD_SILENCE_S, 5 s); the other limits are config.download's.
 PREFETCH_SILENCE_S = 15.0
 REACHABLE_TIMEOUT_S = 2.0
-
-
-def sha256_ok(path: Path) -> bool:
-    """True when the file's SHA-256 starts with the hex prefix in its name (torch hub's rule)."""
-    match = re.search(r"-([a-f0-9]+)\.", path.name)
-    if not match:
-        return path.stat().st_size > 0
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest().startswith(match.group(1))
 
 
 def _mb(path: Path) -> str:
@@ -137,7 +123,7 @@ def fetch_weights(
     path = models.weights_file(name)
     megabytes = weights.meta.get("_file_size", 0)
     if path.is_file():
-        if sha256_ok(path):
+        if models.checksum_ok(path):
             return True, f"already present, checksum OK ({_mb(path)})"
         if config.is_offline():
             return False, (
@@ -156,7 +142,6 @@ def fetch_weights(
     hosts.check([url])
     if why := hosts.why_not(url):
         return False, f"{megabytes:,.1f} MB not downloaded: {why}"
-    match = re.search(r"-([a-f0-9]+)\.", path.name)
     # torchvision's "_file_size" is in MiB; the course shows it as it is, as "MB".
     print(f"  {name}: downloading {megabytes:,.1f} MB from {url}", flush=True)
     try:
@@ -164,7 +149,7 @@ def fetch_weights(
             url,
             path,
             size=round(megabytes * 2**20) or None,
-            sha256=match.group(1) if match else None,
+            sha256=models.hash_prefix(path),
             silence_s=PREFETCH_SILENCE_S,
             announce=False,
         )

@@ -76,10 +76,10 @@ def test_checksums_follow_torch_hub_file_names(tmp_path):
     content = b"weights"
     good = tmp_path / f"net-{hashlib.sha256(content).hexdigest()[:8]}.pth"
     good.write_bytes(content)
-    assert prefetch.sha256_ok(good)
+    assert models.checksum_ok(good)
     bad = tmp_path / f"net-{hashlib.sha256(b'other').hexdigest()[:8]}.pth"
     bad.write_bytes(content)
-    assert not prefetch.sha256_ok(bad)
+    assert not models.checksum_ok(bad)
 
 
 def test_unknown_model_is_refused(capsys):

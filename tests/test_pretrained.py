@@ -245,7 +245,7 @@ def test_a_served_file_with_the_wrong_hash_is_not_kept(torch_home, served, monke
     folder, _ = served
     file = weights.url.rsplit("/", 1)[-1]
     (folder / file).write_bytes(_state_bytes(tvm.resnet18()))  # other weights, same name
-    with pytest.warns(cu.config.CourseWarning, match="download failed.*hash"):
+    with pytest.warns(cu.config.CourseWarning, match="download failed.*SHA-256.*not start"):
         assert cu.pretrained("resnet18").is_pretrained is False
     assert not models.weights_file("resnet18").exists()
     with pytest.raises(WeightsError, match="not cached.*download failed.*prefetch"):
