@@ -34,7 +34,8 @@ def test_known_counts():
 )
 def test_count_macs_matches_torchvision_gflops(builder, weights):
     macs = cu.count_macs(builder(), (3, 224, 224))
-    assert macs / 1e9 == pytest.approx(weights.meta["_ops"], rel=0.01)
+    # within 1%, or half the last of the metadata's 3 decimals (shufflenet_v2_x0_5: 0.04)
+    assert macs / 1e9 == pytest.approx(weights.meta["_ops"], rel=0.01, abs=0.0005)
 
 
 def test_count_macs_lenet_by_hand():
@@ -80,6 +81,7 @@ def test_count_macs_recurrent_by_hand(rnn, gates, bidirectional):
     assert cu.count_macs(model, (steps, inputs)) == expected
 
 
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
 def test_count_macs_lstm_with_projection_by_hand():
     steps, inputs, hidden, proj = 5, 8, 16, 6
     model = nn.LSTM(inputs, hidden, proj_size=proj, batch_first=True)
@@ -134,6 +136,19 @@ def test_count_macs_transformer_encoder_layer_by_hand():
     layer = nn.TransformerEncoderLayer(dim, 4, ffn, batch_first=True)
     attention = 4 * tokens * dim * dim + 2 * tokens * tokens * dim
     assert cu.count_macs(layer, (tokens, dim)) == attention + 2 * tokens * dim * ffn
+
+
+class MatrixVector(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(5, 10))
+
+    def forward(self, x):
+        return self.weight @ x[0]  # one vector: aten.mv, which FlopCounterMode does not count
+
+
+def test_count_macs_matrix_vector_product():
+    assert cu.count_macs(MatrixVector(), (10,)) == 50
 
 
 def test_count_macs_leaves_grad_mode_and_fast_path_alone():
@@ -197,4 +212,5 @@ def test_count_macs_matches_every_torchvision_classifier(name):
     with warnings.catch_warnings():
         warnings.simplefilter("error", cu.config.CourseWarning)
         macs = cu.count_macs(model, (3, size, size))
-    assert macs / 1e9 == pytest.approx(weights.meta["_ops"], rel=0.01)
+    # within 1%, or half the last of the metadata's 3 decimals (shufflenet_v2_x0_5: 0.04)
+    assert macs / 1e9 == pytest.approx(weights.meta["_ops"], rel=0.01, abs=0.0005)
