@@ -391,18 +391,22 @@ def _describe(module: nn.Module) -> str:
         return f"dropout {m.p}"
     if isinstance(m, nn.BatchNorm2d):
         return f"batch-norm {m.num_features}"
+    if isinstance(m, nn.MultiheadAttention):
+        return f"attention {m.embed_dim}, {m.num_heads} heads"
     extra = m.extra_repr()
     extra = extra if len(extra) <= 40 else extra[:37] + "..."
     return f"{type(m).__name__}({extra})" if extra else type(m).__name__.lower()
 
 
 def layer_table(model: nn.Module, input_size: Sequence[int]) -> LayerTable:
-    """Each leaf layer's output shape, parameters and multiply-adds for one input."""
-    leaves = {
-        name: module
-        for name, module in model.named_modules()
-        if name and not list(module.children())
-    }
+    """Each layer's output shape, parameters and multiply-adds for one input.
+
+    The layers are the leaf modules that ran, and the modules that counted operations of their
+    own beyond their children's: a fused attention layer, which runs its projections itself, or
+    a block that multiplies queries by keys in its forward. Such a row holds those operations,
+    with the parameters of the children that did not run as modules.
+    """
+    modules = dict(model.named_modules())
     shapes: dict[str, tuple[int, ...]] = {}
     order: list[str] = []
 
@@ -410,32 +414,54 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> LayerTable:
         def record(_module, _inputs, output) -> None:
             if name not in shapes:
                 order.append(name)
+            if isinstance(output, tuple | list) and output:  # attention, recurrent layers
+                output = output[0]
             shapes[name] = tuple(output.shape[1:]) if torch.is_tensor(output) else ()
 
         return record
 
-    handles = [m.register_forward_hook(hook(n)) for n, m in leaves.items()]
+    handles = [m.register_forward_hook(hook(n)) for n, m in modules.items()]
     try:
         counter = _run_counted(model, input_size)
     finally:
         for handle in handles:
             handle.remove()
-    prefix = type(model).__name__ + "."
+    root = type(model).__name__
     flops = {
-        key.removeprefix(prefix): sum(ops.values())
+        "" if key == root else key.removeprefix(root + "."): sum(ops.values())
         for key, ops in counter.get_flop_counts().items()
     }
-    rows = [
-        LayerRow(
-            name=name,
-            layer=_describe(leaves[name]),
-            output_shape=shapes[name],
-            parameters=count_parameters(leaves[name]),
-            macs=flops.get(name, 0) // 2,
-        )
-        for name in order
-    ]
-    return LayerTable(rows, input_size, type(model).__name__)
+
+    def children(name: str) -> list[tuple[str, nn.Module]]:
+        return [(f"{name}.{c}" if name else c, m) for c, m in modules[name].named_children()]
+
+    rows = []
+    for name in order:
+        module = modules[name]
+        if not list(module.children()):
+            if name:
+                rows.append((name, flops.get(name, 0), count_parameters(module)))
+            continue
+        own = flops.get(name, 0) - sum(flops.get(child, 0) for child, _ in children(name))
+        if own > 0:
+            parameters = sum(p.numel() for p in module.parameters(recurse=False)) + sum(
+                count_parameters(m) for child, m in children(name) if child not in shapes
+            )
+            rows.append((name, own, parameters))
+    return LayerTable(
+        [
+            LayerRow(
+                name=name or root,
+                layer=_describe(modules[name]),
+                output_shape=shapes[name],
+                parameters=parameters,
+                macs=flop_count // 2,
+            )
+            for name, flop_count, parameters in rows
+        ],
+        input_size,
+        root,
+    )
 
 
 class Report:

@@ -138,6 +138,16 @@ def test_count_macs_transformer_encoder_layer_by_hand():
     assert cu.count_macs(layer, (tokens, dim)) == attention + 2 * tokens * dim * ffn
 
 
+def test_layer_table_rows_hold_fused_attention():
+    model = nn.Sequential(nn.Linear(16, 32), SelfAttention(32, 4, need_weights=False))
+    table = cu.layer_table(model, (10, 16))
+    rows = {row.name: row for row in table}
+    assert rows["1.attn"].layer == "attention 32, 4 heads"
+    assert rows["1.attn"].parameters == cu.count_parameters(model[1])  # out_proj included
+    assert rows["1.attn"].output_shape == (10, 32)
+    assert table.total_macs == cu.count_macs(model, (10, 16))
+
+
 class MatrixVector(nn.Module):
     def __init__(self) -> None:
         super().__init__()
