@@ -146,7 +146,7 @@ def recurrent_macs(module: nn.RNNBase | nn.RNNCellBase, inputs) -> int:
     elementwise products and nonlinearities are not multiply-adds, as elsewhere.
     """
     data = inputs.data if isinstance(inputs, PackedSequence) else inputs
-    steps = data.numel() // module.input_size  # sequence length × batch, padding excluded
+    steps = data.numel() // module.input_size  # length × batch; a PackedSequence: its steps
     weights = sum(p.numel() for name, p in module.named_parameters() if name.startswith("weight"))
     return steps * weights
 
