@@ -89,6 +89,13 @@ def test_count_macs_lstm_with_projection_by_hand():
     assert cu.count_macs(model, (steps, inputs)) == expected
 
 
+def test_recurrent_macs_counts_the_steps_of_packed_sequences():
+    lstm = nn.LSTM(4, 8)
+    packed = nn.utils.rnn.pack_padded_sequence(torch.zeros(5, 2, 4), [5, 3])
+    assert cu.counting.recurrent_macs(lstm, packed) == (5 + 3) * 4 * 8 * (4 + 8)
+    assert cu.counting.recurrent_macs(lstm, torch.zeros(5, 2, 4)) == 10 * 4 * 8 * (4 + 8)
+
+
 class TextClassifier(nn.Module):
     """Embedding, LSTM, the last step's state to a linear head: the counted LSTM in a model."""
 
