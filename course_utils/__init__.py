@@ -83,5 +83,5 @@ __all__ = [
     "seed_everything",
     "ten_crop_predict",
     "train",
-    "widgets",
+    "widgets",  # noqa: F822 - loaded on first use by __getattr__ above
 ]

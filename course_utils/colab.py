@@ -74,9 +74,12 @@ def sync_notebooks(folder: str | Path) -> list[Path]:
     """Rewrite badges and setup cells in every notebook of `folder`; return those changed."""
     changed = []
     for path in sorted(Path(folder).glob("*.ipynb")):
-        nb = json.loads(path.read_text())
+        nb = json.loads(path.read_text(encoding="utf-8"))
         if _sync(nb, path.stem):
-            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+            # UTF-8 and "\n" on every system: notebooks hold characters Windows' cp1252 lacks,
+            # and a rewrite must not turn every line ending into "\r\n".
+            text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+            path.write_text(text, encoding="utf-8", newline="\n")
             changed.append(path)
     return changed
 

@@ -14,7 +14,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 
 
 def _setup_cell(path: Path) -> str:
-    cells = json.loads(path.read_text())["cells"]
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     return "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
 
 
@@ -60,18 +60,18 @@ def test_outside_colab_the_setup_installs_nothing(path, monkeypatch):
 
 def test_badges_and_setup_cells_follow_repo_url(tmp_path, monkeypatch):
     for path in NOTEBOOKS:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         assert colab.badge(path.stem).replace('"', '\\"') in text, f"{path.name}: stale badge"
         assert colab.SETUP_START in text
     # Changing REPO_URL and syncing rewrites badges and install lines everywhere.
     copy = tmp_path / "notebooks"
     copy.mkdir()
     for path in NOTEBOOKS:
-        (copy / path.name).write_text(path.read_text())
+        (copy / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     monkeypatch.setattr(config, "REPO_URL", "https://github.com/someone/fork")
     assert len(colab.sync_notebooks(copy)) == len(NOTEBOOKS)
     for path in copy.glob("*.ipynb"):
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         assert "github/someone/fork/blob/main/notebooks/" in text
         assert "git+https://github.com/someone/fork" in text
         assert "cnn-course" not in text

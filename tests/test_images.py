@@ -47,7 +47,7 @@ def test_path_bytes_and_file_objects_give_the_same_image(tmp_path):
 
 def test_not_an_image_names_the_source(tmp_path):
     notes = tmp_path / "notes.txt"
-    notes.write_text("hello")
+    notes.write_text("hello", encoding="utf-8")
     with pytest.raises(cu.ImageLoadError, match="notes.txt.*not an image"):
         cu.load_image(notes)
     with pytest.raises(cu.ImageLoadError, match="'upload.bin' is not an image"):

@@ -199,11 +199,11 @@ def test_nothing_selected_is_not_everything(tmp_path, capsys):
 
 def test_torch_home_that_is_a_file_is_named(tmp_path, monkeypatch, capsys):
     blocker = tmp_path / "torch_home_file"
-    blocker.write_text("not a folder")
+    blocker.write_text("not a folder", encoding="utf-8")
     monkeypatch.setenv("TORCH_HOME", str(blocker))
     code = prefetch.main(["--no-mnist", "--models", "resnet18", "--weights-mirror", UNREACHABLE])
     captured = capsys.readouterr()
     said = captured.out + captured.err
     assert code != 0
     assert "TORCH_HOME" in said and str(blocker) in said
-    assert blocker.read_text() == "not a folder"
+    assert blocker.read_text(encoding="utf-8") == "not a folder"
