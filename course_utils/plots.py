@@ -521,25 +521,35 @@ def _place_labels(ax, points: Sequence[tuple[float, float]], texts: Sequence[str
     return placed
 
 
-def plot_model_zoo(rows: Sequence[dict]) -> Figure:
-    """Top-1 accuracy against multiply-adds, marker area for parameters, colour for family.
+# One colour per family of the lecture, the same in every chart (Okabe & Ito's palette, which
+# colour-blind readers can tell apart, then two darker ones).
+FAMILY_COLORS = {
+    "LeNet5": "#555555",
+    "AlexNet": "#e69f00",
+    "VGG": "#56b4e9",
+    "NiN": "#b8860b",
+    "GoogLeNet": "#009e73",
+    "GoogLeNet / Inception": "#009e73",
+    "ResNet": "#0072b2",
+    "ResNet-bottleneck": "#6a3d9a",
+    "ResNeXt": "#d55e00",
+    "wide ResNet": "#cc79a7",
+}
 
-    Each row: name, family, macs (×10⁹), params (millions), top1 (%), recipe ("original" or
-    "new": hollow markers and a *), size (the input side the multiply-adds are for).
-    """
+
+def _accuracy_chart(ax, rows: Sequence[dict], *, area: float, legend: str | None) -> None:
+    """Accuracy against multiply-adds on a log scale, marker area `area` × params, labelled."""
     families = sorted(
         {r["family"] for r in rows}, key=lambda f: min(r["macs"] for r in rows if r["family"] == f)
     )
-    palette = ["#e69f00", "#56b4e9", "#009e73", "#0072b2", "#d55e00", "#cc79a7", "#999999"]
-    fig = _figure(10, 6.5)
-    ax = fig.subplots()
-    for family, color in zip(families, palette, strict=False):
+    for family in families:
+        color = FAMILY_COLORS.get(family, "#999999")
         for r in (r for r in rows if r["family"] == family):
-            new = r["recipe"] == "new"
+            new = r.get("recipe") == "new"
             ax.scatter(
                 r["macs"],
                 r["top1"],
-                s=r["params"] * 4,
+                s=r["params"] * area,
                 alpha=0.75,
                 facecolors="none" if new else color,
                 edgecolors=color,
@@ -548,6 +558,27 @@ def plot_model_zoo(rows: Sequence[dict]) -> Figure:
             )
     ax.set_xscale("log")
     ax.margins(x=0.12, y=0.06)  # room for the labels of the points at the edges
+    ax.grid(alpha=0.3, which="both")
+    if legend is not None:
+        ax.legend(loc="lower right", title=legend, fontsize=8, markerscale=0.5)
+
+
+def plot_model_zoo(rows: Sequence[dict]) -> Figure:
+    """Top-1 accuracy against multiply-adds, marker area for parameters, colour for family.
+
+    Each row: name, family, macs (×10⁹), params (millions), top1 (%), recipe ("original" or
+    "new": hollow markers and a *), size (the input side the multiply-adds are for).
+    """
+    fig = _figure(10, 6.5)
+    ax = fig.subplots()
+    _zoo_axes(ax, rows)
+    return fig
+
+
+def _zoo_axes(ax, rows: Sequence[dict]) -> None:
+    _accuracy_chart(
+        ax, rows, area=4, legend="family (hollow, *: torchvision's new training recipe)"
+    )
     others = [f"{r['name']} at {r['size']}×{r['size']}" for r in rows if r.get("size", 224) != 224]
     size_note = "224×224 images" + (f"; {', '.join(others)}" if others else "")
     ax.set(
@@ -555,17 +586,37 @@ def plot_model_zoo(rows: Sequence[dict]) -> Figure:
         ylabel="ImageNet top-1 accuracy (%)",
         title="torchvision's classifiers in the lecture's families (area: parameters)",
     )
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(
-        loc="lower right",
-        title="family (hollow, *: torchvision's new training recipe)",
-        fontsize=8,
-        markerscale=0.5,
-    )
     _place_labels(
         ax,
         [(r["macs"], r["top1"]) for r in rows],
         [r["name"] + ("*" if r["recipe"] == "new" else "") for r in rows],
+    )
+
+
+def plot_race(rows: Sequence[dict], zoo: Sequence[dict] | None = None, *, data: str = "") -> Figure:
+    """The lecture's chart from your own runs: test accuracy against multiply-adds, marker area
+    for parameters, one colour per family; with `zoo` (rows as plot_model_zoo takes them),
+    torchvision's ImageNet chart beside it, in the same colours.
+
+    Each row of `rows`: name, family, macs (×10⁶), params (thousands), top1 (%).
+    """
+    fig = _figure(16 if zoo else 8, 6.5)
+    axes = fig.subplots(1, 2 if zoo else 1, squeeze=False)[0]
+    ax = axes[0]
+    largest = max(r["params"] for r in rows)
+    _accuracy_chart(ax, rows, area=900 / largest, legend=None)  # the largest: 900 pt²
+    ax.set(
+        xlabel="multiply-adds per image (×10⁶, log scale)",
+        ylabel="test accuracy (%)",
+        title=f"Your runs{': ' + data if data else ''} (area: parameters)",
+    )
+    if zoo:
+        _zoo_axes(axes[1], zoo)
+        axes[1].set_title("ImageNet: torchvision's weights (area: parameters)")
+    _place_labels(
+        ax,
+        [(r["macs"], r["top1"]) for r in rows],
+        [f"{r['name']} ({r['params']:,.0f}k)" for r in rows],
     )
     return fig
 
@@ -629,4 +680,133 @@ def plot_training_curves(histories: dict, *, smooth: int = 20, title: str = "") 
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     axes[0].set_ylabel("training loss (cross-entropy)")
+    return fig
+
+
+def plot_first_filters(models: dict, *, count: int = 16) -> Figure:
+    """The first `count` filters of each model's first convolution, one row per model.
+
+    Each filter is scaled on its own to the full grey (or colour) range: its pattern shows,
+    not its strength. Rows are labelled with the name and the kernel size.
+    """
+    from torch import nn
+
+    firsts = {}
+    for name, model in models.items():
+        conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+        if conv is None:
+            raise ValueError(f"{name} has no convolution to show the filters of.")
+        firsts[name] = conv.weight.detach().to("cpu", torch.float32)
+    fig = _figure(count * 0.62 + 1.6, len(firsts) * 0.7 + 0.3)
+    axes = fig.subplots(len(firsts), count, squeeze=False)
+    for row, (name, weight) in zip(axes, firsts.items(), strict=True):
+        for k, ax in enumerate(row):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for side in ax.spines.values():
+                side.set_visible(False)
+            if k >= len(weight):
+                continue
+            w = weight[k]
+            w = (w - w.min()) / (w.max() - w.min() + 1e-12)  # each filter on its own scale
+            if w.shape[0] == 3:
+                ax.imshow(w.permute(1, 2, 0).numpy())
+            else:
+                ax.imshow(w.mean(0).numpy(), cmap="gray")
+        k = weight.shape[-1]
+        row[0].set_ylabel(
+            f"{name}\n{k}×{k}", rotation=0, ha="right", va="center", fontsize=8, labelpad=4
+        )
+    fig.suptitle("First-layer filters (each scaled on its own)", fontsize=10)
+    return fig
+
+
+def plot_cams(
+    images: torch.Tensor,
+    cams: dict,
+    predictions: dict,
+    labels: Sequence[int],
+    *,
+    classes: Sequence[str] = DIGITS,
+) -> Figure:
+    """Class activation maps over their images: one row per model, one column per image.
+
+    `cams[name]` is N×H×W (the map of the class that model predicted, already resized to the
+    images), `predictions[name]` the N predicted classes; a wrong prediction is titled in red.
+    Each map is shown from its own minimum to its own maximum: where the evidence lies, not how
+    much there is.
+    """
+    n = len(images)
+    fig = _figure(n * 1.25 + 1.4, len(cams) * 1.35 + 0.4)
+    axes = fig.subplots(len(cams), n, squeeze=False)
+    for row, (name, maps) in zip(axes, cams.items(), strict=True):
+        for i, ax in enumerate(row):
+            _show_image(ax, images[i])
+            ax.imshow(maps[i].numpy(), cmap="jet", alpha=0.5, interpolation="bilinear")
+            guess = int(predictions[name][i])
+            right = guess == int(labels[i])
+            ax.set_title(
+                f"says {classes[guess]}", fontsize=8, color="#007a4d" if right else "#c00000"
+            )
+        row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9, labelpad=6)
+    fig.suptitle(
+        "Class activation maps: where each network finds the evidence for what it says",
+        fontsize=10,
+    )
+    return fig
+
+
+def _show_image(ax, image: torch.Tensor) -> None:
+    """A grey digit dark on white, or a normalised colour image stretched back to [0, 1]."""
+    image = image.detach().cpu()
+    if image.shape[0] == 3:
+        ax.imshow(_rgb((image - image.min()) / (image.max() - image.min() + 1e-12)))
+    else:
+        ax.imshow(image.mean(0).numpy(), cmap="gray_r")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_family_view(
+    image: torch.Tensor,
+    probabilities: torch.Tensor,
+    maps: torch.Tensor,
+    *,
+    cam: torch.Tensor | None,
+    label: int,
+    name: str,
+    classes: Sequence[str] = DIGITS,
+    count: int = 8,
+) -> Figure:
+    """One network on one image: its class activation map over the image (or, without a GAP
+    head, the image alone), its probabilities, and the first `count` maps of its last
+    convolution (C × h × w)."""
+    fig = _figure(12, 3.2)
+    grid = fig.add_gridspec(2, 3 + count // 2, width_ratios=[2, 3] + [1] * (1 + count // 2))
+    image_ax = fig.add_subplot(grid[:, 0])
+    _show_image(image_ax, image)
+    guess = int(probabilities.argmax())
+    if cam is not None:
+        image_ax.imshow(cam.numpy(), cmap="jet", alpha=0.5, interpolation="bilinear")
+        image_ax.set_title(f"where {name} sees a {classes[guess]}", fontsize=9)
+    else:
+        image_ax.set_title(f"{name}: no GAP head, no CAM", fontsize=9)
+    bars = fig.add_subplot(grid[:, 1])
+    colors = ["#bbbbbb"] * len(classes)
+    colors[guess] = "#009e73" if guess == label else "#d55e00"
+    bars.bar(range(len(classes)), probabilities.cpu().numpy(), color=colors)
+    bars.set(xticks=range(len(classes)), ylim=(0, 1), ylabel="probability")
+    bars.set_xticklabels(classes, rotation=90 if max(map(len, classes)) > 2 else 0, fontsize=8)
+    bars.set_title(f"says {classes[guess]} ({probabilities[guess]:.0%}); true: {classes[label]}")
+    maps = maps.detach().cpu()
+    for k in range(min(count, len(maps))):
+        ax = fig.add_subplot(grid[k // (count // 2), 3 + k % (count // 2)])
+        ax.imshow(maps[k].numpy(), cmap="viridis")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(str(k), fontsize=7)
+    fig.text(
+        0.83, 0.99, f"last convolution: {len(maps)} maps of {maps.shape[-2]}×{maps.shape[-1]}",
+        ha="center", va="top", fontsize=8,
+    )  # fmt: skip
     return fig

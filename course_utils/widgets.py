@@ -608,3 +608,108 @@ class DrawingPad(W.HBox):
 def drawing_pad(model: nn.Module) -> DrawingPad:
     """A DrawingPad for a trained LeNet5."""
     return DrawingPad(model)
+
+
+def _last_conv(model: nn.Module) -> str:
+    """The name of the model's last convolution (its maps are what pooling or the head reads)."""
+    names = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    if not names:
+        raise ValueError(f"{type(model).__name__} has no convolution")
+    return names[-1]
+
+
+class FamilyExplorer(_Watched, W.VBox):
+    """Pick a family and a test image; see its prediction, its class activation map (for the
+    families with a global-average-pooling head) and the maps of its last convolution.
+
+    `models` maps family names to trained networks (or to the results of families.race, whose
+    `.model` is used). Tests drive it from Python: set `.family.value` or `.index.value`, then
+    read `.summary.value`, `.probabilities`, `.cam` and `.maps`.
+    """
+
+    def __init__(self, models: dict, dataset, *, family: str | None = None, index: int = 0):
+        from . import families
+
+        self.models = {name: getattr(m, "model", m) for name, m in models.items()}
+        if not self.models:
+            raise ValueError("FamilyExplorer needs at least one trained network")
+        self.images, self.labels = as_tensors(dataset, "test set")
+        self.classes = list(getattr(dataset, "classes", None) or plots.DIGITS)
+        self._families = families
+        self._guesses: dict[str, torch.Tensor] = {}
+        n = len(self.labels)
+        self.family = W.Dropdown(
+            options=list(self.models), value=family or next(iter(self.models)), description="family"
+        )
+        self.index = W.BoundedIntText(
+            value=index, min=0, max=n - 1, description="test image", layout=W.Layout(width="190px")
+        )
+        self.next_mistake = W.Button(description="next mistake", icon="forward")
+        self.next_mistake.on_click(self._next_mistake)
+        self.summary = W.HTML()
+        self.status = W.HTML()
+        self.output = W.Output()
+        self.probabilities = torch.empty(0)
+        self.cam: torch.Tensor | None = None
+        self.maps = torch.empty(0)
+        controls = W.HBox([self.family, self.index, self.next_mistake])
+        super().__init__([controls, self.summary, self.status, self.output])
+        self._watch([self.family, self.index], self.update)
+
+    def _predictions(self, name: str) -> torch.Tensor:
+        """The family's predicted class for every image of the set (computed once)."""
+        if name not in self._guesses:
+            model = self.models[name]
+            with config.evaluating(model) as dev, torch.no_grad():
+                self._guesses[name] = torch.cat(
+                    [
+                        model(self.images[i : i + 1000].to(dev)).argmax(1).cpu()
+                        for i in range(0, len(self.images), 1000)
+                    ]
+                )
+        return self._guesses[name]
+
+    def _next_mistake(self, _button=None) -> None:
+        wrong = (self._predictions(self.family.value) != self.labels).nonzero()
+        after = [int(i) for i in wrong.flatten() if int(i) > self.index.value]
+        if not len(wrong):
+            self.status.value = f"{html.escape(self.family.value)} makes no mistake on this set."
+            return
+        self.index.value = after[0] if after else int(wrong[0])
+
+    def update(self) -> None:
+        """Show the chosen family on the chosen image."""
+        name, i = self.family.value, self.index.value
+        model = self.models[name]
+        x = self.images[i : i + 1]
+        with config.evaluating(model) as dev:
+            with torch.no_grad():
+                probabilities = torch.softmax(model(x.to(dev)), 1)[0].cpu()
+        layer = _last_conv(model)
+        maps = activations(model, x, [layer])[layer][0]
+        guess, label = int(probabilities.argmax()), int(self.labels[i])
+        cam = None
+        if self._families.has_gap_head(model):
+            size = tuple(x.shape[-2:])
+            cam = self._families.class_activation_maps(model, x, size=size)[0, guess]
+        self.probabilities, self.cam, self.maps = probabilities, cam, maps
+        color = "#007a4d" if guess == label else "#c00000"
+        self.summary.value = (
+            f"<b>{html.escape(name)}</b> on test image {i}: says "
+            f"<b style='color:{color}'>{html.escape(self.classes[guess])}</b> with "
+            f"{probabilities[guess]:.1%}; true label <b>{html.escape(self.classes[label])}</b>"
+            + ("" if cam is not None else " (no GAP head, so no class activation map)")
+        )
+        self.status.value = ""
+        _replace(
+            self.output,
+            plots.plot_family_view(
+                self.images[i], probabilities, maps, cam=cam, label=label, name=name,
+                classes=self.classes,
+            ),
+        )  # fmt: skip
+
+
+def family_explorer(models: dict, dataset, **kwargs) -> FamilyExplorer:
+    """A FamilyExplorer over `dataset` (see FamilyExplorer)."""
+    return FamilyExplorer(models, dataset, **kwargs)
