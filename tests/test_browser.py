@@ -1,10 +1,11 @@
-"""The real thing: JupyterLab in headless Chromium, notebooks run, widgets clicked.
+"""The real thing: JupyterLab in headless Chromium, notebooks run, widgets clicked, slides shown.
 
 Skipped, with the reason, only when Chromium is not installed (.ci/run installs it with apt-get).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -44,7 +45,7 @@ def _free_port() -> int:
 def lab(tmp_path_factory):
     """A JupyterLab server on a free localhost port, over a copy of the notebooks."""
     root = tmp_path_factory.mktemp("lab")
-    for name in ("01_lenet_mnist.ipynb", "03_vgg_pretrained.ipynb"):
+    for name in ("01_lenet_mnist.ipynb", "03_vgg_pretrained.ipynb", "07_resnext.ipynb"):
         shutil.copy(NOTEBOOKS / name, root / name)
     # Render every cell: JupyterLab 4 otherwise draws only the cells in view.
     settings = root / "settings" / "@jupyterlab" / "notebook-extension"
@@ -211,4 +212,65 @@ def test_drawing_pad_shows_probabilities_live(lab, browser, tmp_path):
     assert "LeNet5 says 1" in said
     page.screenshot(path=str(tmp_path / "01_drawing_pad.png"), full_page=True)
     assert _problems(page) == []
+    page.close()
+
+
+# Reveal marks the present slide, and the vertical stack around it, "present". Settled: both have
+# finished moving in (RISE's default transition slides and fades them in).
+PRESENT = ".reveal .slides section.present:not(.stack)"
+SETTLED = """() => {
+    const present = [...document.querySelectorAll('.reveal .slides section.present')];
+    return present.length > 0 && present.every(
+        s => s.getAnimations().length === 0 && getComputedStyle(s).opacity === '1');
+}"""
+
+
+def test_slideshow_shows_heading_code_and_output(lab, browser, tmp_path):
+    """Run 07 in JupyterLab, save it, present it with RISE, run the slide's code cell there."""
+    url, root = lab
+    notebook = "07_resnext.ipynb"
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _open_and_run_all(page, url, notebook, 180, tmp_path / "failed.png")
+    assert _problems(page) == []
+    page.keyboard.press("Control+s")  # saved outputs are what a slideshow opens with
+    deadline = time.time() + 30
+    while not json.loads((root / notebook).read_text())["cells"][3]["outputs"]:
+        assert time.time() < deadline, "the notebook was not saved with its outputs"
+        time.sleep(0.5)
+    # jupyterlab-rise serves the slideshow at /rise/<path>; it starts at the slide that holds
+    # cell activeCellIndex: cell 3, `cu.diagrams.resnext_block()`, on the slide "1. The block".
+    # It joins the notebook's running kernel, so that code on the slide runs there.
+    slides = browser.new_page(viewport={"width": 1400, "height": 1000})
+    slides.goto(f"{url}/rise/{notebook}?activeCellIndex=3")
+    present = slides.locator(PRESENT)
+    present.locator(".jp-OutputArea-output").first.wait_for(timeout=60_000)
+    slides.wait_for_function(SETTLED, timeout=30_000)
+    assert present.count() == 1
+    assert present.locator("h1, h2, h3").all_inner_texts() == ["1. The block"]
+    cell = present.locator(".jp-CodeCell").first
+    assert "cu.diagrams.resnext_block()" in cell.locator(".jp-InputArea").inner_text()
+    assert cell.locator(".jp-OutputArea-output img").count() == 1  # the saved diagram
+    # Present it live: select the cell (command mode) and Shift+Enter, RISE's "smart exec".
+    prompt = cell.locator(".jp-InputPrompt")
+    before = prompt.inner_text()
+    prompt.click()
+    slides.keyboard.press("Shift+Enter")
+    slides.wait_for_function(
+        "([p, before]) => !p.innerText.includes('*') && p.innerText !== before",
+        arg=[prompt.element_handle(), before],
+        timeout=30_000,
+    )
+    slides.wait_for_function(SETTLED, timeout=30_000)
+    output = cell.locator(".jp-OutputArea-output")
+    assert output.count() == 1
+    assert output.get_attribute("data-mime-type") == "image/png"  # the diagram, drawn again
+    assert output.locator("img").bounding_box()["height"] > 300
+    stderr = present.locator(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+    )
+    assert "Traceback" not in present.inner_text() and stderr.count() == 0
+    shot = tmp_path / "07_resnext_slide.png"
+    slides.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    slides.close()
     page.close()
