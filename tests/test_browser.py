@@ -50,9 +50,11 @@ def lab(tmp_path_factory):
     # Render every cell: JupyterLab 4 otherwise draws only the cells in view.
     settings = root / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
-    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    (settings / "tracker.jupyterlab-settings").write_text(
+        '{"windowingMode": "none"}', encoding="utf-8"
+    )
     port = _free_port()
-    log = open(root / "jupyterlab.log", "w")  # noqa: SIM115 - closed below
+    log = open(root / "jupyterlab.log", "w", encoding="utf-8")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -85,7 +87,8 @@ def lab(tmp_path_factory):
         except OSError:
             if proc.poll() is not None or time.time() > deadline:
                 log.close()
-                pytest.fail(f"JupyterLab did not start:\n{(root / 'jupyterlab.log').read_text()}")
+                started = (root / "jupyterlab.log").read_text(encoding="utf-8")
+                pytest.fail(f"JupyterLab did not start:\n{started}")
             time.sleep(0.5)
     yield url, root
     proc.terminate()
@@ -234,7 +237,7 @@ def test_slideshow_shows_heading_code_and_output(lab, browser, tmp_path):
     assert _problems(page) == []
     page.keyboard.press("Control+s")  # saved outputs are what a slideshow opens with
     deadline = time.time() + 30
-    while not json.loads((root / notebook).read_text())["cells"][3]["outputs"]:
+    while not json.loads((root / notebook).read_text(encoding="utf-8"))["cells"][3]["outputs"]:
         assert time.time() < deadline, "the notebook was not saved with its outputs"
         time.sleep(0.5)
     # jupyterlab-rise serves the slideshow at /rise/<path>; it starts at the slide that holds

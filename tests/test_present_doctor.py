@@ -1,5 +1,7 @@
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 
@@ -26,7 +28,9 @@ def test_doctor_reports_versions_device_network_and_caches(tmp_path, monkeypatch
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     d = cu.doctor()
     out = capsys.readouterr().out
-    assert d.versions["torch"] and d.versions["course_utils"] == "0.1.0"
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    version = re.search(r'^version = "(.+)"$', pyproject, re.M)[1]
+    assert d.versions["torch"] and d.versions["course_utils"] == version  # the installed one
     assert "Device: " + str(cu.device()) in out
     assert "not reachable" in out and d.online is False
     assert d.weights == {name: False for name in cu.models.PRETRAINED}
