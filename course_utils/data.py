@@ -238,9 +238,14 @@ def _read_mnist(
         test = dataset(str(root), train=False)
     except Exception as err:  # torchvision's parser asserts on a bad header
         if _raw_files_present(folder, dataset):
-            raise error(
-                f"The {label} files in {folder / 'raw'} are corrupt or incomplete ({err}). {fix}"
-            ) from err
+            bad = _unreadable_idx_files(folder / "raw", dataset)
+            if len(bad) == 1:
+                which = f"The {label} file {bad[0]} is"
+            elif bad:
+                which = f"The {label} files {', '.join(bad)} are"
+            else:
+                which = f"The {label} files in {folder / 'raw'} are"
+            raise error(f"{which} corrupt or incomplete ({err}). {fix}") from err
         raise
     for split, prefix in ((train, "train"), (test, "t10k")):
         if len(split.data) != len(split.targets):
@@ -255,6 +260,21 @@ def _read_mnist(
         _from_uint8(train.data, train.targets, source, name=label, classes=classes),
         _from_uint8(test.data, test.targets, source, name=label, classes=classes),
     )
+
+
+def _unreadable_idx_files(raw: Path, dataset: type) -> list[str]:
+    """The paths of the IDX files in `raw` that torchvision's parser rejects one by one."""
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    bad = []
+    for url, _ in dataset.resources:
+        path = raw / os.path.splitext(os.path.basename(url))[0]
+        read = read_image_file if "-images-" in path.name else read_label_file
+        try:
+            read(str(path))
+        except Exception:  # an assert on the header, a short read, a wrong dtype
+            bad.append(str(path))
+    return bad
 
 
 def _raw_files_present(folder: Path, dataset: type | None = None) -> bool:
