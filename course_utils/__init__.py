@@ -25,7 +25,7 @@ from .augment import (
 )
 from .config import device, evaluating, model_device, seed_everything
 from .counting import count_macs, count_parameters, layer_table
-from .data import imagenet_classes, load_mnist
+from .data import imagenet_classes, load_dataset, load_mnist
 from .doctor import doctor
 from .fcn import convolutionize
 from .images import ImageLoadError, load_image, sample_images
@@ -71,6 +71,7 @@ __all__ = [
     "images",
     "load_image",
     "layer_table",
+    "load_dataset",
     "load_mnist",
     "model_device",
     "models",

