@@ -21,7 +21,9 @@ class LeNet5(nn.Module):
 
     `activation` builds each nonlinearity (ReLU as on the slide; nn.Tanh or nn.Sigmoid to
     compare); `batch_norm=True` adds batch normalisation after each convolution and hidden
-    linear layer, before the activation, as Ioffe & Szegedy (2015) place it.
+    linear layer, before the activation, as Ioffe & Szegedy (2015) place it. `in_channels`
+    and `image_size` (e.g. 3 and 32 for CIFAR-10) change only the first convolution's inputs
+    and the first linear layer's (16 × s × s, s = 5 at 32 pixels, 4 at 28).
     """
 
     def __init__(
@@ -30,14 +32,19 @@ class LeNet5(nn.Module):
         *,
         activation: Callable[[], nn.Module] = nn.ReLU,
         batch_norm: bool = False,
+        in_channels: int = 1,
+        image_size: int = 28,
     ) -> None:
         super().__init__()
+        side = ((image_size - 4) // 2 - 4) // 2  # two 5×5 convolutions, each then pooled by 2
+        if side < 1:
+            raise ValueError(f"LeNet5 needs images of at least 16×16 pixels, not {image_size}.")
 
         def norm(kind: type[nn.Module], n: int) -> list[nn.Module]:
             return [kind(n)] if batch_norm else []
 
         self.features = nn.Sequential(
-            nn.Conv2d(1, 6, kernel_size=5),  # 6 x 24 x 24
+            nn.Conv2d(in_channels, 6, kernel_size=5),  # 6 x 24 x 24
             *norm(nn.BatchNorm2d, 6),
             activation(),
             nn.MaxPool2d(2),  # 6 x 12 x 12
@@ -47,7 +54,7 @@ class LeNet5(nn.Module):
             nn.MaxPool2d(2),  # 16 x 4 x 4
         )
         self.classifier = nn.Sequential(
-            nn.Linear(16 * 4 * 4, 120),
+            nn.Linear(16 * side * side, 120),
             *norm(nn.BatchNorm1d, 120),
             activation(),
             nn.Linear(120, 84),
@@ -57,7 +64,7 @@ class LeNet5(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)  # N x 16 x 4 x 4
+        x = self.features(x)  # N x 16 x 4 x 4 (28×28 input)
         x = torch.flatten(x, 1)  # N x 256
         return self.classifier(x)  # N x 10
 
@@ -233,8 +240,12 @@ def checkpoint_path(name: str) -> Path:
     return folder / f"{name}.pt"
 
 
-def save_trained(model: nn.Module, name: str) -> Path:
-    """Save `model`'s weights under `name`, with whether fit() finished its training."""
+def save_trained(model: nn.Module, name: str, *, extra: dict | None = None) -> Path:
+    """Save `model`'s weights under `name`, with whether fit() finished its training.
+
+    `extra` is kept beside them (plain numbers, strings, lists and dicts only: the file is
+    read back with weights_only=True); load_trained_record returns it.
+    """
     path = checkpoint_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     history = getattr(model, "fit_history", None)
@@ -244,6 +255,7 @@ def save_trained(model: nn.Module, name: str) -> Path:
         "finished": history.finished if history is not None else True,
         "epochs": history.epochs if history is not None else 0,
         "planned_epochs": history.planned_epochs if history is not None else 0,
+        "extra": dict(extra or {}),
     }
     tmp = path.with_suffix(".tmp")
     torch.save(record, tmp)
@@ -257,9 +269,18 @@ def load_trained(model: nn.Module, name: str) -> bool:
     Loaded with weights_only=True: a file planted in the cache cannot run code. Weights whose
     training was interrupted load, with one note saying so.
     """
+    return load_trained_record(model, name) is not None
+
+
+def load_trained_record(model: nn.Module, name: str) -> dict | None:
+    """load_trained, returning what was saved beside the weights (None when nothing was).
+
+    The record: finished, epochs, planned_epochs and extra (save_trained's `extra`; {} for
+    files saved without one). A damaged file raises RuntimeError naming it, as load_trained.
+    """
     path = checkpoint_path(name)
     if not path.exists():
-        return False
+        return None
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         record = saved if "course_utils" in saved else {"state_dict": saved, "finished": True}
@@ -275,7 +296,12 @@ def load_trained(model: nn.Module, name: str) -> bool:
             f"{record['planned_epochs']} epochs: its training was interrupted. Run its training "
             "again to the end for the numbers the notebooks expect."
         )
-    return True
+    return {
+        "finished": record["finished"],
+        "epochs": record.get("epochs", 0),
+        "planned_epochs": record.get("planned_epochs", 0),
+        "extra": record.get("extra", {}),
+    }
 
 
 # --- pretrained networks, through torchvision's weights enums ---------------------------------

@@ -218,6 +218,23 @@ def to_paths(device):
         return paths(x).cpu()
 
 
+# --- families ------------------------------------------------------------------------------
+
+
+@case
+def class_activation_maps(device):
+    images = digits()[1].images[:2]
+    found = {}
+    for name in ("NiN", "GoogLeNet", "ResNeXt"):
+        cu.seed_everything(0)
+        model = cu.families.build(name).to(device)
+        found[name] = cu.families.class_activation_maps(model, images)
+        found[f"{name} resized"] = cu.families.class_activation_maps(model, images, size=28)
+        found[f"{name} bias"] = cu.families.cam_bias(model)
+        found[f"{name} has a GAP head"] = cu.families.has_gap_head(model)
+    return found
+
+
 # --- widgets -------------------------------------------------------------------------------
 
 

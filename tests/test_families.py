@@ -1,0 +1,289 @@
+import re
+
+import pytest
+import torch
+
+import course_utils as cu
+from course_utils import families
+from course_utils.families import FAMILIES, GAP_FAMILIES
+
+# --- parameter counts from the formulas, independently of the code that builds them -----------
+
+
+def conv(k: int, c_in: int, c_out: int, *, bias: bool = True, groups: int = 1) -> int:
+    return (k * k * c_in // groups + bias) * c_out
+
+
+def linear(n_in: int, n_out: int) -> int:
+    return (n_in + 1) * n_out
+
+
+def inception(c_in, ch1, ch3red, ch3, ch5red, ch5, pool_proj) -> int:
+    return (
+        conv(1, c_in, ch1)
+        + conv(1, c_in, ch3red)
+        + conv(3, ch3red, ch3)
+        + conv(1, c_in, ch5red)
+        + conv(5, ch5red, ch5)
+        + conv(1, c_in, pool_proj)
+    )
+
+
+def basic(c: int) -> int:
+    return 2 * conv(3, c, c)
+
+
+def bottleneck(c: int, width: int) -> int:
+    return conv(1, c, width, bias=False) + conv(3, width, width) + conv(1, width, c, bias=False)
+
+
+def resnext(c: int, cardinality: int, width: int) -> int:
+    inner = cardinality * width
+    return (
+        conv(1, c, inner, bias=False)
+        + conv(3, inner, inner, bias=False, groups=cardinality)
+        + conv(1, inner, c, bias=False)
+    )
+
+
+def formula(name: str, c: int, size: int) -> int:
+    side = 4 if size == 28 else 5  # LeNet5's last maps: ((size - 4) / 2 - 4) / 2
+    return {
+        "LeNet5": conv(5, c, 6)
+        + conv(5, 6, 16)
+        + linear(16 * side * side, 120)
+        + linear(120, 84)
+        + linear(84, 10),
+        "AlexNet": conv(5, c, 24)
+        + conv(3, 24, 32)
+        + conv(3, 32, 32)
+        + conv(3, 32, 24)
+        + linear(24 * 3 * 3, 128)
+        + linear(128, 128)
+        + linear(128, 10),
+        "VGG": conv(3, c, 8)
+        + conv(3, 8, 16)
+        + conv(3, 16, 16)
+        + conv(3, 16, 32)
+        + conv(3, 32, 32)
+        + linear(32 * 3 * 3, 128)
+        + linear(128, 10),
+        "NiN": conv(5, c, 24)
+        + 2 * conv(1, 24, 24)
+        + conv(3, 24, 32)
+        + 2 * conv(1, 32, 32)
+        + conv(3, 32, 32)
+        + conv(1, 32, 32)
+        + conv(1, 32, 10),  # no linear layer
+        "GoogLeNet": conv(3, c, 32)
+        + inception(32, 16, 16, 24, 4, 8, 8)
+        + inception(56, 24, 24, 32, 8, 16, 8)
+        + inception(80, 32, 24, 48, 8, 16, 16)
+        + linear(112, 10),
+        "ResNet": conv(3, c, 16) + 2 * basic(16) + conv(1, 16, 32) + 2 * basic(32) + linear(32, 10),
+        "ResNet-bottleneck": conv(3, c, 32)
+        + 2 * bottleneck(32, 16)
+        + conv(1, 32, 64)
+        + 2 * bottleneck(64, 32)
+        + linear(64, 10),
+        "ResNeXt": conv(3, c, 32)
+        + 2 * resnext(32, 8, 4)
+        + conv(1, 32, 64)
+        + 2 * resnext(64, 8, 8)
+        + linear(64, 10),
+    }[name]
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize(("c", "size"), [(1, 28), (3, 32)])
+def test_every_family_builds_runs_and_has_its_formulas_parameters(name, c, size):
+    model = families.build(name, in_channels=c, image_size=size)
+    assert model.family == name
+    assert model(torch.rand(3, c, size, size)).shape == (3, 10)
+    assert cu.count_parameters(model) == formula(name, c, size)
+    assert cu.count_macs(model, (c, size, size)) > cu.count_parameters(model)
+
+
+def test_lenet5_is_the_slides_and_the_multiply_adds_are_the_hand_counts():
+    assert cu.count_parameters(families.build("LeNet5")) == 44_426
+    lenet = 24 * 24 * 6 * 25 + 8 * 8 * 16 * 6 * 25 + 256 * 120 + 120 * 84 + 84 * 10
+    assert cu.count_macs(families.build("LeNet5"), (1, 28, 28)) == lenet == 281_640
+    vgg = (
+        28 * 28 * 8 * 9
+        + 14 * 14 * (16 * 8 * 9 + 16 * 16 * 9)
+        + 7 * 7 * (32 * 16 * 9 + 32 * 32 * 9)
+        + 288 * 128
+        + 128 * 10
+    )
+    assert cu.count_macs(families.build("VGG"), (1, 28, 28)) == vgg
+
+
+def test_lenet5_default_is_unchanged_and_takes_photos():
+    assert cu.count_parameters(cu.LeNet5()) == 44_426
+    assert cu.LeNet5(in_channels=3, image_size=32)(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
+    with pytest.raises(ValueError, match="16×16"):
+        cu.LeNet5(image_size=12)
+
+
+def test_unknown_family_names_the_value_and_lists_the_valid_ones():
+    assert families.build("resnext").family == "ResNeXt"  # any case
+    with pytest.raises(ValueError, match=r"'DenseNet'.*LeNet5, AlexNet, .*ResNeXt"):
+        families.build("DenseNet")
+
+
+def test_the_gap_heads():
+    assert [n for n in FAMILIES if families.has_gap_head(families.build(n))] == list(GAP_FAMILIES)
+
+
+# --- training --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_every_family_learns_in_one_epoch(name, digits):
+    train, test = digits
+    cu.seed_everything(0)
+    model = families.build(name)
+    history = cu.fit(model, train, test, epochs=1, quiet=True, device="cpu")
+    # Chance is 10%; seeded, the weakest family (NiN) reaches 65% here.
+    assert history.test_accuracy[-1] >= 0.3, history
+
+
+# --- class activation maps --------------------------------------------------------------------
+
+
+def logits_of(model, images):
+    with cu.evaluating(model):
+        return model(images)
+
+
+def check_cam_identity(model, images):
+    cams = families.class_activation_maps(model, images)
+    assert cams.device.type == "cpu"
+    assert cams.shape[:2] == (len(images), 10)
+    bias = families.cam_bias(model)
+    torch.testing.assert_close(
+        cams.mean((2, 3)) + bias, logits_of(model, images), rtol=1e-4, atol=1e-5
+    )
+    return cams
+
+
+@pytest.mark.parametrize("name", GAP_FAMILIES)
+def test_cam_mean_plus_bias_is_the_logit(name, digits):
+    images = digits[1].images[:6]
+    cu.seed_everything(0)
+    model = families.build(name)
+    cams = check_cam_identity(model, images)
+    assert cams.shape == (6, 10, 7, 7)  # the maps that enter the pooling: 28 / 4
+    assert cams.abs().sum() > 0
+    if name == "NiN":
+        assert not families.cam_bias(model).any()
+    else:
+        torch.testing.assert_close(families.cam_bias(model), model.fc.bias.detach())
+    # Trained a little (weights away from their initialisation, biases no longer zero).
+    train = cu.data.subset(digits[0], 256, seed=1)
+    cu.fit(model, train, digits[1], epochs=1, quiet=True, device="cpu")
+    assert name == "NiN" or families.cam_bias(model).abs().sum() > 0
+    check_cam_identity(model, images)
+    # Resized for an overlay, on a 3 x 32 x 32 model too.
+    big = families.class_activation_maps(model, images[:2], size=28)
+    assert big.shape == (2, 10, 28, 28)
+    photo = families.build(name, in_channels=3, image_size=32)
+    check_cam_identity(photo, torch.rand(2, 3, 32, 32))
+
+
+def test_cam_follows_the_pooling_of_a_torchvision_resnet():
+    import torchvision
+
+    model = torchvision.models.resnet18(num_classes=10)
+    cams = check_cam_identity(model, torch.rand(2, 3, 64, 64))
+    assert cams.shape == (2, 10, 2, 2)
+
+
+@pytest.mark.parametrize("name", [n for n in FAMILIES if n not in GAP_FAMILIES])
+def test_cam_without_a_gap_head_says_which_families_have_one(name):
+    model = families.build(name)
+    assert not families.has_gap_head(model)
+    with pytest.raises(ValueError, match=rf"{name} has none.*NiN, GoogLeNet, ResNet"):
+        families.class_activation_maps(model, torch.rand(1, 1, 28, 28))
+    with pytest.raises(ValueError, match="global-average-pooling"):
+        families.cam_bias(model)
+
+
+# --- the cache and the race ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny(digits):
+    train, test = digits
+    return cu.data.subset(train, 256, seed=0), cu.data.subset(test, 128, seed=0)
+
+
+def test_a_second_call_loads_the_first_run(cache, tiny):
+    train, test = tiny
+    first = families.train_family("ResNet", train, test, epochs=1, device="cpu")
+    assert not first.loaded and first.path.is_file() and str(cache) in str(first.path)
+    assert first.path.name == "family-resnet-digits-1x28-e1-s0.pt"
+    assert not first.model.training
+    again = families.train_family("ResNet", train, test, epochs=1, device="cpu")
+    assert again.loaded
+    assert again.test_accuracy == first.test_accuracy
+    assert again.history.test_accuracy == first.history.test_accuracy
+    assert again.history.batch_loss == first.history.batch_loss
+    assert again.train_seconds == first.train_seconds > 0
+    assert (again.params, again.macs, again.device) == (first.params, first.macs, "cpu")
+    torch.testing.assert_close(again.model.state_dict(), first.model.state_dict())
+    assert cu.evaluate(again.model, test) == first.test_accuracy
+    fresh = families.train_family("ResNet", train, test, epochs=1, device="cpu", retrain=True)
+    assert not fresh.loaded
+    assert fresh.history.test_accuracy == first.history.test_accuracy  # seeded: the same run
+
+
+def test_a_damaged_cache_file_is_kept_named_and_trained_again(cache, tiny):
+    train, test = tiny
+    path = cu.models.checkpoint_path(
+        families.cache_name(
+            "LeNet5", dataset="digits", in_channels=1, image_size=28, epochs=1, seed=0
+        )
+    )
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x00truncated")
+    with pytest.warns(cu.config.CourseWarning, match=re.escape(str(path))) as caught:
+        result = families.train_family("LeNet5", train, test, epochs=1, device="cpu")
+    assert "trained again" in str(caught[0].message)
+    assert not result.loaded
+    assert path.with_name(path.name + ".damaged").read_bytes() == b"\x00truncated"
+    assert families.train_family("LeNet5", train, test, epochs=1, device="cpu").loaded
+
+
+def test_a_run_on_other_data_is_not_reused(cache, tiny, capsys):
+    train, test = tiny
+    families.train_family("LeNet5", train, test, epochs=1, device="cpu")
+    other = families.train_family("LeNet5", cu.data.subset(train, 200), test, epochs=1)
+    assert not other.loaded
+    assert "trained on 256 images" in capsys.readouterr().out
+
+
+def test_race_table_and_rows(cache, tiny, capsys):
+    train, test = tiny
+    names = ("LeNet5", "googlenet")
+    results = families.race(train, test, names=names, epochs=1, device="cpu")
+    assert list(results) == ["LeNet5", "GoogLeNet"]
+    out = capsys.readouterr().out
+    assert "LeNet5: trained in" in out and "GoogLeNet: trained in" in out
+    again = families.race(train, test, names=names, epochs=1, device="cpu")
+    out = capsys.readouterr().out
+    assert all(r.loaded for r in again.values())
+    assert f"LeNet5: loaded from {results['LeNet5'].path} (trained earlier" in out
+    table = families.race_table(again)
+    assert table.markdown.splitlines()[0] == (
+        "| family | parameters | multiply-adds | training time (s) | images/s "
+        "| test accuracy (%) | loaded |"
+    )
+    assert table.rows["LeNet5"][:2] == [44_426, 281_640]
+    assert table.rows["GoogLeNet"][-1] == "yes"
+    rows = families.race_rows(again)
+    assert [r["name"] for r in rows] == ["LeNet5", "GoogLeNet"]
+    lenet = rows[0]
+    assert lenet["macs"] == pytest.approx(0.28164) and lenet["params"] == pytest.approx(44.426)
+    assert lenet["top1"] == pytest.approx(100 * results["LeNet5"].test_accuracy)
+    assert {"family", "recipe", "size"} <= lenet.keys() and lenet["size"] == 28
