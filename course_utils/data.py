@@ -379,7 +379,12 @@ def load_mnist(
 # and the per-file MD5s of its train_list/test_list/meta); the files land in torchvision's own
 # layout, so a copy that torchvision made is reused. The downloads go through config.download,
 # not torchvision's download=True, which has no deadline.
-DATASETS = {"digits": "MNIST", "fashion": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+DATASETS = {
+    "digits": "MNIST digits (shipped)",
+    "mnist": "MNIST",
+    "fashion": "Fashion-MNIST",
+    "cifar10": "CIFAR-10",
+}
 
 
 def _cifar10_files() -> list[tuple[str, str]]:
@@ -481,21 +486,25 @@ def load_dataset(
     *,
     download: bool = True,
 ) -> tuple[TensorImageDataset, TensorImageDataset]:
-    """(train, test) of "digits" (MNIST), "fashion" (Fashion-MNIST) or "cifar10" (CIFAR-10).
+    """(train, test) of "digits", "mnist", "fashion" (Fashion-MNIST) or "cifar10" (CIFAR-10).
 
     Images are float32 C×H×W in [0, 1] (uint8 / 255, as load_mnist's; not standardised):
-    1×28×28 for digits and Fashion-MNIST, 3×32×32 for CIFAR-10. Each dataset carries `.name`,
-    the dataset it really is, and `.classes`. "digits" is load_mnist(root, download=download).
-    The others are read from `root` (default config.data_dir()) in torchvision's layout
-    (FashionMNIST/raw, cifar-10-batches-py), downloaded there through config.download when
-    missing. When they can't be had (no network, COURSE_OFFLINE=1, download=False, a default
-    data folder that can't be written, a damaged file) it returns mnist_fallback()'s digits,
-    with a note saying why; a `root` given explicitly that can't be written raises DatasetError.
+    1×28×28 for the digits and Fashion-MNIST, 3×32×32 for CIFAR-10. Each dataset carries
+    `.name`, the dataset it really is, and `.classes`. "digits" is the 5,000 shipped digits
+    (mnist_fallback(): the same images and the same time online and offline, no download);
+    "mnist" is load_mnist(root, download=download), full MNIST when it can be had. The others
+    are read from `root` (default config.data_dir()) in torchvision's layout (FashionMNIST/raw,
+    cifar-10-batches-py), downloaded there through config.download when missing. When they
+    can't be had (no network, COURSE_OFFLINE=1, download=False, a default data folder that
+    can't be written, a damaged file) it returns mnist_fallback()'s digits, with a note saying
+    why; a `root` given explicitly that can't be written raises DatasetError.
     """
     if name not in DATASETS:
         valid = ", ".join(repr(n) for n in DATASETS)
         raise ValueError(f"Unknown dataset {name!r}: choose one of {valid}.")
     if name == "digits":
+        return mnist_fallback()
+    if name == "mnist":
         return load_mnist(root, download=download)
     from torchvision.datasets import CIFAR10, FashionMNIST
 

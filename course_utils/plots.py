@@ -255,14 +255,22 @@ def plot_augmentation(
     return fig
 
 
-def plot_comparison(histories: dict, *, title: str = "") -> Figure:
-    """Train and test accuracy per epoch for several runs, one colour per run."""
+def plot_comparison(histories: dict, *, title: str = "", train: bool | None = None) -> Figure:
+    """Test (and train) accuracy per epoch for several runs, one colour per run.
+
+    A family of the lecture keeps its colour (FAMILY_COLORS). train=None draws the training
+    accuracy, dashed, for up to four runs, and leaves it out for more, to stay readable.
+    """
     fig = _figure(7, 3.6)
     ax = fig.subplots()
-    colors = ["#0072b2", "#d55e00", "#009e73", "#cc79a7"]
-    for (name, h), color in zip(histories.items(), colors, strict=False):
+    palette = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#555555"]
+    train = len(histories) <= 4 if train is None else train
+    for k, (name, h) in enumerate(histories.items()):
+        color = palette[k % len(palette)] if len(histories) <= 4 else None
+        color = color or FAMILY_COLORS.get(name, palette[k % len(palette)])
         ep = np.arange(1, h.epochs + 1)
-        ax.plot(ep, h.train_accuracy, "--", color=color, label=f"{name}: train")
+        if train:
+            ax.plot(ep, h.train_accuracy, "--", color=color, label=f"{name}: train")
         ax.plot(ep, h.test_accuracy, "-", color=color, lw=2, label=f"{name}: test")
     ax.set(xlabel="epoch", ylabel="accuracy", title=title)
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")

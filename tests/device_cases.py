@@ -252,6 +252,20 @@ def digit_explorer(device):
 
 
 @case
+def family_explorer(device):
+    nets = {}
+    for name in ("ResNeXt", "VGG"):  # one with a GAP head, one without
+        cu.seed_everything(0)
+        nets[name] = cu.families.build(name).to(device)
+    explorer = cu.widgets.FamilyExplorer(nets, digits()[1], index=3)
+    found = {"ResNeXt cam": explorer.cam, "ResNeXt maps": explorer.maps}
+    explorer.next_mistake.click()
+    explorer.family.value = "VGG"
+    found.update(probabilities=explorer.probabilities, maps=explorer.maps, at=explorer.index.value)
+    return found
+
+
+@case
 def drawing_pad(device):
     pad = cu.widgets.DrawingPad(lenet(device))
     pad.draw([(140, 40), (140, 140), (141, 240)])

@@ -448,11 +448,24 @@ def test_load_dataset_names_an_unknown_dataset_and_the_valid_ones():
         cu.load_dataset("imagenet")
     message = str(err.value)
     assert "'imagenet'" in message
-    assert all(f"'{name}'" in message for name in ("digits", "fashion", "cifar10"))
+    assert all(f"'{name}'" in message for name in ("digits", "mnist", "fashion", "cifar10"))
 
 
-def test_load_dataset_digits_is_load_mnist(tmp_path, capsys):
-    train, test = cu.load_dataset("digits", tmp_path, download=False)
+def test_load_dataset_digits_are_the_shipped_digits_online_or_not(monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("the shipped digits need no download")
+
+    monkeypatch.setattr(cu.config, "download", no_download)
+    train, test = cu.load_dataset("digits")
+    shipped_train, shipped_test = cu.data.mnist_fallback()
+    torch.testing.assert_close(train.images, shipped_train.images)
+    assert test.labels.tolist() == shipped_test.labels.tolist()
+    assert (len(train), len(test)) == (4000, 1000)
+    assert train.name == "MNIST digits (shipped, 4,000/1,000)"
+
+
+def test_load_dataset_mnist_is_load_mnist(tmp_path, capsys):
+    train, test = cu.load_dataset("mnist", tmp_path, download=False)
     mnist_train, mnist_test = cu.load_mnist(tmp_path, download=False)
     assert "switched off" in capsys.readouterr().out
     torch.testing.assert_close(train.images, mnist_train.images)

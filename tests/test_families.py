@@ -287,3 +287,28 @@ def test_race_table_and_rows(cache, tiny, capsys):
     assert lenet["macs"] == pytest.approx(0.28164) and lenet["params"] == pytest.approx(44.426)
     assert lenet["top1"] == pytest.approx(100 * results["LeNet5"].test_accuracy)
     assert {"family", "recipe", "size"} <= lenet.keys() and lenet["size"] == 28
+
+
+def test_runs_are_cached_under_the_data_they_really_saw(digits):
+    train, _ = digits
+    assert families.dataset_label(train) == "digits"  # the shipped digits, whatever was asked
+    fashion = cu.data.TensorImageDataset(train.images[:4], train.labels[:4], name="Fashion-MNIST")
+    assert families.dataset_label(fashion) == "fashion-mnist"
+    assert (
+        families.dataset_label(cu.data.TensorImageDataset(train.images[:4], train.labels[:4]))
+        == "digits"
+    )
+
+
+def test_start_similarity_is_one_before_training_and_drops_with_it(cache, digits):
+    train = cu.data.subset(digits[0], 512, seed=0)
+    test = cu.data.subset(digits[1], 128, seed=0)
+    cu.seed_everything(0)
+    untouched = families.RaceResult(
+        name="LeNet5", model=families.build("LeNet5"), params=0, macs=0, train_seconds=0,
+        images_per_second=0, test_accuracy=0, history=cu.History(), loaded=False, device="cpu",
+    )  # fmt: skip
+    torch.testing.assert_close(families.start_similarity(untouched), torch.ones(6))
+    trained = families.train_family("LeNet5", train, test, epochs=1, device="cpu")
+    similarity = families.start_similarity(trained)
+    assert similarity.shape == (6,) and (similarity < 0.9999).all()  # each moved, a little

@@ -47,3 +47,66 @@ def test_feature_maps_one_panel_per_channel():
     fig = plots.plot_feature_maps(torch.rand(6, 24, 24), title="conv")
     assert isinstance(fig, Figure)
     assert sum(1 for ax in fig.axes if ax.images) == 6
+
+
+def _race_rows():
+    return [
+        {"name": "LeNet5", "family": "LeNet5", "macs": 0.28, "params": 44.4, "top1": 96.4},
+        {"name": "ResNet", "family": "ResNet", "macs": 3.75, "params": 47.3, "top1": 97.0},
+        {"name": "NiN", "family": "NiN", "macs": 3.65, "params": 21.5, "top1": 93.4},
+    ]
+
+
+def test_race_chart_beside_imagenet_in_the_same_family_colours():
+    from matplotlib.colors import to_hex
+
+    fig = cu.plots.plot_race(_race_rows(), cu.models.zoo(), data="digits")
+    mine, imagenet = fig.axes[:2]
+    assert len(mine.collections) == 3 and len(imagenet.collections) == len(cu.models.zoo())
+    points = {c.get_label(): c for c in mine.collections}
+    assert [tuple(p) for p in points["ResNet"].get_offsets()] == [(3.75, 97.0)]
+    assert mine.get_xscale() == "log" and "digits" in mine.get_title()
+    resnet = next(c for c in imagenet.collections if c.get_label() == "ResNet")
+    colour = to_hex(points["ResNet"].get_facecolor()[0])
+    assert colour == to_hex(resnet.get_edgecolor()[0]) == cu.plots.FAMILY_COLORS["ResNet"]
+    sizes = {name: c.get_sizes()[0] for name, c in points.items()}
+    assert sizes["ResNet"] == 900 and sizes["NiN"] < sizes["LeNet5"]  # area: parameters
+    assert sorted(t.get_text() for t in mine.texts) == ["LeNet5 (44k)", "NiN (22k)", "ResNet (47k)"]
+    alone = cu.plots.plot_race(_race_rows())
+    assert len(alone.axes) == 1
+
+
+def test_first_filters_one_row_per_network_each_filter_on_its_own_scale():
+    nets = {"LeNet5": cu.LeNet5(), "VGG": cu.families.build("VGG")}
+    fig = cu.plots.plot_first_filters(nets, count=8)
+    assert len(fig.axes) == 2 * 8
+    first = fig.axes[0].images[0].get_array()
+    assert first.shape == (5, 5) and first.min() == 0 and abs(first.max() - 1) < 1e-6
+    assert fig.axes[0].get_ylabel() == "LeNet5\n5×5" and fig.axes[8].get_ylabel() == "VGG\n3×3"
+    assert len(fig.axes[7].images) == 0  # LeNet5 has only 6 filters
+
+
+def test_cams_are_drawn_over_their_digits_with_mistakes_in_red(digits):
+    _, test = digits
+    maps = {"NiN": torch.rand(3, 28, 28)}
+    fig = cu.plots.plot_cams(test.images[:3], maps, {"NiN": torch.tensor([7, 2, 1])}, [7, 1, 1])
+    titles = [(a.get_title(), a.title.get_color()) for a in fig.axes]
+    assert titles[0] == ("says 7", "#007a4d") and titles[1] == ("says 2", "#c00000")
+    assert all(len(a.images) == 2 for a in fig.axes)  # the digit, then its map
+
+
+def test_family_view_and_many_runs_compared():
+    probabilities = torch.softmax(torch.randn(10), 0)
+    fig = cu.plots.plot_family_view(
+        torch.rand(1, 28, 28), probabilities, torch.rand(32, 7, 7), cam=torch.rand(28, 28),
+        label=3, name="ResNet",
+    )  # fmt: skip
+    assert len(fig.axes) == 2 + 8 and "where ResNet sees" in fig.axes[0].get_title()
+    histories = {
+        name: cu.History(train_accuracy=[0.5, 0.6], test_accuracy=[0.4, 0.7])
+        for name in cu.families.FAMILIES
+    }
+    fig = cu.plots.plot_comparison(histories)
+    lines = fig.axes[0].lines
+    assert len(lines) == 8  # test accuracy only, for more than four runs
+    assert lines[5].get_color() == cu.plots.FAMILY_COLORS["ResNet"]

@@ -244,3 +244,56 @@ def test_damaged_weights_leave_every_explorer_on_its_last_good_model(tmp_path, m
     assert str(cu.models.weights_file("resnet50")) in classifier.status.value
     assert classifier.model_picker.value == "resnet18"
     assert classifier.prediction.model_name == "resnet18"
+
+
+def _trained_pair(digits):
+    """ResNet (a GAP head) and VGG (none) after one short epoch: right on some digits, wrong
+    on others."""
+    train, test = digits
+    nets = {}
+    for name in ("ResNet", "VGG"):
+        cu.seed_everything(0)
+        nets[name] = cu.families.build(name)
+        cu.fit(nets[name], cu.data.subset(train, 1000), test, epochs=1, quiet=True, device="cpu")
+    return nets
+
+
+def test_family_explorer_shows_prediction_cam_and_maps_and_steps_to_mistakes(digits):
+    _, test = digits
+    nets = _trained_pair(digits)
+    explorer = cu.widgets.family_explorer(nets, test, family="ResNet", index=7)
+    model = nets["ResNet"]
+    with torch.no_grad():
+        expected = torch.softmax(model(test.images[7:8]), 1)[0]
+    torch.testing.assert_close(explorer.probabilities, expected)
+    guess = int(expected.argmax())
+    cams = cu.families.class_activation_maps(model, test.images[7:8], size=(28, 28))
+    torch.testing.assert_close(explorer.cam, cams[0, guess])
+    assert explorer.maps.shape == (32, 7, 7)  # layer2's last convolution
+    assert "on test image 7: says" in explorer.summary.value
+    explorer.next_mistake.click()
+    i = explorer.index.value
+    assert i > 7 and int(explorer.probabilities.argmax()) != int(test.labels[i])
+    explorer.family.value = "VGG"  # no GAP head: no map, and it says so
+    assert explorer.cam is None and "no GAP head" in explorer.summary.value
+
+
+def test_family_explorer_keeps_working_after_an_error(digits, monkeypatch):
+    _, test = digits
+    nets = {"ResNet": cu.families.build("ResNet"), "NiN": cu.families.build("NiN")}
+    explorer = cu.widgets.FamilyExplorer(nets, test)
+
+    working = cu.families.class_activation_maps
+
+    def broken(model, images, **kwargs):
+        if model is nets["NiN"]:
+            raise RuntimeError("the maps could not be computed")
+        return working(model, images, **kwargs)
+
+    monkeypatch.setattr(cu.families, "class_activation_maps", broken)
+    explorer.family.value = "NiN"
+    assert explorer.family.value == "ResNet"  # back to the last choice that worked
+    assert "could not be computed" in explorer.status.value
+    monkeypatch.undo()
+    explorer.index.value = 4
+    assert explorer.status.value == "" and explorer.index.value == 4
