@@ -296,8 +296,9 @@ def build(
 def he_init(model: nn.Module) -> nn.Module:
     """He et al. 2015b's initialisation (fan-in, for ReLU) of every convolution and linear layer.
 
-    PyTorch's default draws weights with a third of the variance that a ReLU layer needs to
-    keep its signal's size, so without batch-norm the signal shrinks several times per layer:
+    PyTorch's default draws weights with a variance of 1/(3·fan-in), a sixth of the 2/fan-in
+    that a ReLU layer needs to keep its signal's size (§2.2), so without batch-norm the signal
+    shrinks from layer to layer:
     NiN, GoogLeNet and the residual nets then barely move in a short training. torchvision's
     VGG and ResNet use He's initialisation too. Biases start at zero.
     """
@@ -656,7 +657,7 @@ def _first_conv(model: nn.Module) -> nn.Conv2d:
 
 def first_filters(model: nn.Module) -> torch.Tensor:
     """The filters of the model's first convolution, one per row (out × in·k·k), on the CPU."""
-    return _first_conv(model).weight.detach().to("cpu", torch.float32).flatten(1)
+    return _first_conv(model).weight.detach().to("cpu", torch.float32, copy=True).flatten(1)
 
 
 def start_similarity(result: RaceResult, *, seed: int = 0) -> torch.Tensor:

@@ -265,13 +265,17 @@ def plot_comparison(histories: dict, *, title: str = "", train: bool | None = No
     ax = fig.subplots()
     palette = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#555555"]
     train = len(histories) <= 4 if train is None else train
+    styles = ["-", "--", ":", "-."]  # many runs: colour and line style tell them apart
     for k, (name, h) in enumerate(histories.items()):
         color = palette[k % len(palette)] if len(histories) <= 4 else None
         color = color or FAMILY_COLORS.get(name, palette[k % len(palette)])
+        style = "-" if len(histories) <= 4 else styles[k % len(styles)]
         ep = np.arange(1, h.epochs + 1)
         if train:
             ax.plot(ep, h.train_accuracy, "--", color=color, label=f"{name}: train")
-        ax.plot(ep, h.test_accuracy, "-", color=color, lw=2, label=f"{name}: test")
+        ax.plot(ep, h.test_accuracy, style, color=color, lw=2, marker="o", ms=3,
+                label=f"{name}: test")  # fmt: skip
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # whole epochs only
     ax.set(xlabel="epoch", ylabel="accuracy", title=title)
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.grid(alpha=0.3)
@@ -535,7 +539,7 @@ FAMILY_COLORS = {
     "LeNet5": "#555555",
     "AlexNet": "#e69f00",
     "VGG": "#56b4e9",
-    "NiN": "#b8860b",
+    "NiN": "#8c510a",
     "GoogLeNet": "#009e73",
     "GoogLeNet / Inception": "#009e73",
     "ResNet": "#0072b2",
@@ -583,7 +587,7 @@ def plot_model_zoo(rows: Sequence[dict]) -> Figure:
     return fig
 
 
-def _zoo_axes(ax, rows: Sequence[dict]) -> None:
+def _zoo_axes(ax, rows: Sequence[dict], *, title: str = "") -> None:
     _accuracy_chart(
         ax, rows, area=4, legend="family (hollow, *: torchvision's new training recipe)"
     )
@@ -592,7 +596,7 @@ def _zoo_axes(ax, rows: Sequence[dict]) -> None:
     ax.set(
         xlabel=f"multiply-adds per image (×10⁹, log scale): {size_note}",
         ylabel="ImageNet top-1 accuracy (%)",
-        title="torchvision's classifiers in the lecture's families (area: parameters)",
+        title=title or "torchvision's classifiers in the lecture's families (area: parameters)",
     )
     _place_labels(
         ax,
@@ -608,19 +612,20 @@ def plot_race(rows: Sequence[dict], zoo: Sequence[dict] | None = None, *, data: 
 
     Each row of `rows`: name, family, macs (×10⁶), params (thousands), top1 (%).
     """
-    fig = _figure(16 if zoo else 8, 6.5)
+    fig = _figure(17 if zoo else 8, 7.5 if zoo else 6.5)
     axes = fig.subplots(1, 2 if zoo else 1, squeeze=False)[0]
     ax = axes[0]
     largest = max(r["params"] for r in rows)
     _accuracy_chart(ax, rows, area=900 / largest, legend=None)  # the largest: 900 pt²
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:g}")  # 0.3, 1, 3 rather than 3×10⁻¹
+    ax.xaxis.set_minor_formatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else "")
     ax.set(
         xlabel="multiply-adds per image (×10⁶, log scale)",
         ylabel="test accuracy (%)",
         title=f"Your runs{': ' + data if data else ''} (area: parameters)",
     )
-    if zoo:
-        _zoo_axes(axes[1], zoo)
-        axes[1].set_title("ImageNet: torchvision's weights (area: parameters)")
+    if zoo:  # every title and label set before the labels are placed: they fix the layout
+        _zoo_axes(axes[1], zoo, title="ImageNet: torchvision's weights (area: parameters)")
     _place_labels(
         ax,
         [(r["macs"], r["top1"]) for r in rows],
@@ -740,7 +745,8 @@ def plot_cams(
     """Class activation maps over their images: one row per model, one column per image.
 
     `cams[name]` is N×H×W (the map of the class that model predicted, already resized to the
-    images), `predictions[name]` the N predicted classes; a wrong prediction is titled in red.
+    images), `predictions[name]` the N predicted classes; a wrong one is titled in red, with
+    the label.
     Each map is shown from its own minimum to its own maximum: where the evidence lies, not how
     much there is.
     """
@@ -751,11 +757,9 @@ def plot_cams(
         for i, ax in enumerate(row):
             _show_image(ax, images[i])
             ax.imshow(maps[i].numpy(), cmap="jet", alpha=0.5, interpolation="bilinear")
-            guess = int(predictions[name][i])
-            right = guess == int(labels[i])
-            ax.set_title(
-                f"says {classes[guess]}", fontsize=8, color="#007a4d" if right else "#c00000"
-            )
+            guess, truth = int(predictions[name][i]), int(labels[i])
+            said = f"says {classes[guess]}" + ("" if guess == truth else f" (is {classes[truth]})")
+            ax.set_title(said, fontsize=8, color="#007a4d" if guess == truth else "#c00000")
         row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9, labelpad=6)
     fig.suptitle(
         "Class activation maps: where each network finds the evidence for what it says",

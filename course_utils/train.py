@@ -179,16 +179,17 @@ def _run_on(model: nn.Module, device: torch.device | str | None) -> nn.Module:
 
 def predict(
     model: nn.Module,
-    dataset: Dataset,
+    dataset: Dataset | torch.Tensor,
     *,
     batch_size: int = 1000,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Class probabilities (N × classes, on the CPU) for every image of `dataset`.
+    """Class probabilities (N × classes, on the CPU) for every image of `dataset`, or of an
+    N × C × H × W batch of images.
 
     It runs where the model lives; `device`, if given, moves the model there first.
     """
-    images, _ = as_tensors(dataset)
+    images = dataset if torch.is_tensor(dataset) else as_tensors(dataset)[0]
     return _predict(_run_on(model, device), images, batch_size)
 
 

@@ -312,3 +312,12 @@ def test_start_similarity_is_one_before_training_and_drops_with_it(cache, digits
     trained = families.train_family("LeNet5", train, test, epochs=1, device="cpu")
     similarity = families.start_similarity(trained)
     assert similarity.shape == (6,) and (similarity < 0.9999).all()  # each moved, a little
+
+
+def test_first_filters_is_a_snapshot_not_a_view():
+    model = families.build("VGG")
+    before = families.first_filters(model)
+    with torch.no_grad():
+        next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)).weight.add_(1.0)
+    after = families.first_filters(model)
+    torch.testing.assert_close(after, before + 1)  # the snapshot kept the old values

@@ -74,6 +74,15 @@ def test_race_chart_beside_imagenet_in_the_same_family_colours():
     assert sorted(t.get_text() for t in mine.texts) == ["LeNet5 (44k)", "NiN (22k)", "ResNet (47k)"]
     alone = cu.plots.plot_race(_race_rows())
     assert len(alone.axes) == 1
+    from matplotlib.text import Text
+
+    renderer = fig.canvas.get_renderer()
+    for ax in (mine, imagenet):  # every label readable: none on another, none cut off
+        for label in ax.texts:
+            label.update_positions(renderer)
+        boxes = [Text.get_window_extent(label, renderer) for label in ax.texts]
+        assert not any(a.overlaps(b) for k, a in enumerate(boxes) for b in boxes[k + 1 :])
+        assert all(fig.bbox.contains(b.x0, b.y0) and fig.bbox.contains(b.x1, b.y1) for b in boxes)
 
 
 def test_first_filters_one_row_per_network_each_filter_on_its_own_scale():
@@ -91,7 +100,7 @@ def test_cams_are_drawn_over_their_digits_with_mistakes_in_red(digits):
     maps = {"NiN": torch.rand(3, 28, 28)}
     fig = cu.plots.plot_cams(test.images[:3], maps, {"NiN": torch.tensor([7, 2, 1])}, [7, 1, 1])
     titles = [(a.get_title(), a.title.get_color()) for a in fig.axes]
-    assert titles[0] == ("says 7", "#007a4d") and titles[1] == ("says 2", "#c00000")
+    assert titles[0] == ("says 7", "#007a4d") and titles[1] == ("says 2 (is 1)", "#c00000")
     assert all(len(a.images) == 2 for a in fig.axes)  # the digit, then its map
 
 

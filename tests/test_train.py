@@ -79,9 +79,12 @@ def test_bad_settings_are_refused(digits):
 
 def test_predict_gives_probabilities(digits):
     _, test = digits
-    probs = cu.predict(cu.LeNet5(), test)
+    model = cu.LeNet5()
+    probs = cu.predict(model, test)
     assert probs.shape == (1000, 10)
     torch.testing.assert_close(probs.sum(1), torch.ones(1000))
+    # a batch of images works too, with the same answer
+    torch.testing.assert_close(cu.predict(model, test.images[:7]), probs[:7])
 
 
 def test_fit_defaults_are_the_course_recipe(digits):
