@@ -22,7 +22,7 @@ from .augment import PCAColorAugmentation, crop, krizhevsky_square
 from .fcn import convolutionize, heatmap, photo_input
 from .images import ImageLoadError, check_proportions, load_image, sample_images
 from .models import PRETRAINED, activations, classify, load_pretrained, weights_for
-from .train import as_tensors
+from .train import as_tensors, predict
 
 # ipywidgets 7 (Colab ships 7.7.1) and 8 differ in FileUpload's value; see uploaded_files().
 IPYWIDGETS_MAJOR = int(W.__version__.split(".")[0])
@@ -659,14 +659,7 @@ class FamilyExplorer(_Watched, W.VBox):
     def _predictions(self, name: str) -> torch.Tensor:
         """The family's predicted class for every image of the set (computed once)."""
         if name not in self._guesses:
-            model = self.models[name]
-            with config.evaluating(model) as dev, torch.no_grad():
-                self._guesses[name] = torch.cat(
-                    [
-                        model(self.images[i : i + 1000].to(dev)).argmax(1).cpu()
-                        for i in range(0, len(self.images), 1000)
-                    ]
-                )
+            self._guesses[name] = predict(self.models[name], self.images).argmax(1)
         return self._guesses[name]
 
     def _next_mistake(self, _button=None) -> None:
@@ -682,9 +675,7 @@ class FamilyExplorer(_Watched, W.VBox):
         name, i = self.family.value, self.index.value
         model = self.models[name]
         x = self.images[i : i + 1]
-        with config.evaluating(model) as dev:
-            with torch.no_grad():
-                probabilities = torch.softmax(model(x.to(dev)), 1)[0].cpu()
+        probabilities = predict(model, x)[0]
         layer = _last_conv(model)
         maps = activations(model, x, [layer])[layer][0]
         guess, label = int(probabilities.argmax()), int(self.labels[i])
