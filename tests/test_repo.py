@@ -199,6 +199,9 @@ def test_notebooks_carry_slide_metadata_and_warn_before_heavy_cells():
                 assert "⏱" in said, f"{path.name}: heavy cell without ⏱"
 
 
+SOLUTION_TITLE = re.compile(r"(?:# @title Solution|\*\*Solution) to exercise (\d+)\b")
+
+
 def test_every_notebook_ends_with_exercises_and_a_folded_solution_for_each():
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
@@ -206,17 +209,34 @@ def test_every_notebook_ends_with_exercises_and_a_folded_solution_for_each():
         exercises = next(t for t in text if "## Exercises" in t).split("## Exercises", 1)[1]
         numbered = re.findall(r"^(\d+)\. ", exercises, re.M)
         assert numbered == [str(k) for k in range(1, len(numbered) + 1)] and numbered, path.name
-        solutions = [
-            (t, c) for t, c in zip(text, cells, strict=True) if t.startswith("# @title Solution")
-        ]
-        titles = [t.splitlines()[0] for t, _ in solutions]
-        assert [re.match(r"# @title Solution to exercise (\d+)\b", t)[1] for t in titles] == [
+        # a code solution: "# @title Solution to exercise N"; a worked answer in words: a
+        # markdown cell that starts "**Solution to exercise N.**"
+        solutions = [(t, c) for t, c in zip(text, cells, strict=True) if SOLUTION_TITLE.match(t)]
+        assert [SOLUTION_TITLE.match(t)[1] for t, _ in solutions] == [
             str(k) for k in range(1, len(numbered) + 1)
         ], path.name
-        for _, cell in solutions:  # folded in JupyterLab, a titled form in Colab
-            assert cell["metadata"]["jupyter"]["source_hidden"] is True
-            assert cell["metadata"]["cellView"] == "form"
+        for t, cell in solutions:  # folded in JupyterLab, code and output; a titled form in Colab
+            title = f"{path.name}: {t.splitlines()[0]}"
+            assert cell["metadata"]["jupyter"] == {"source_hidden": True, "outputs_hidden": True}, (
+                title
+            )
+            assert "solution" in cell["metadata"].get("tags", []), title
+            if cell["cell_type"] == "code":
+                assert cell["metadata"]["cellView"] == "form", title
         assert "## Solutions" in text[-len(solutions) - 1], path.name
+
+
+def test_every_notebook_asks_for_a_prediction_before_it_measures():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        asks = [
+            k
+            for k, c in enumerate(cells)
+            if c["cell_type"] == "markdown" and "**Predict, then run.**" in "".join(c["source"])
+        ]
+        assert asks, f"{path.name} has no 'Predict, then run.' question"
+        for k in asks:  # the measuring cell comes right after the question
+            assert cells[k + 1]["cell_type"] == "code", path.name
 
 
 # --- what an instructor needs to adopt the course ------------------------------------------
