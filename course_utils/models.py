@@ -162,8 +162,15 @@ class AlexNet2012(nn.Module):
     """AlexNet as in Krizhevsky et al. 2012: 96 first filters, two towers, 227×227 input.
 
     The two GPUs of the paper appear as groups=2 in conv2, conv4 and conv5, whose filters only
-    see the maps of their own GPU; conv3 and the linear layers see both. torchvision's
-    alexnet() follows the one-tower variant of "One weird trick" (Krizhevsky 2014) instead.
+    see the maps of their own GPU; conv3 and the linear layers see both (§3.2, Fig. 2).
+    Response normalisation follows ReLU in conv1 and conv2 (§3.3): b = a / (k + α Σ a²)^β over
+    n = 5 neighbouring maps, k = 2, α = 10⁻⁴, β = 0.75. PyTorch's LocalResponseNorm divides its
+    `alpha` by `size` (it averages the squares), so the paper's α is alpha = 5 × 10⁻⁴ here.
+    Dropout drops the outputs of the first two linear layers (§4.2: "in the first two
+    fully-connected layers"), after their ReLU; torchvision's alexnet() drops their inputs
+    instead (pool5's and fc6's outputs). torchvision's docs cite "One weird trick" (Krizhevsky
+    2014), whose one-tower net has 64, 192, 384, 384, 256 filters (its footnote 1); torchvision
+    has 256 in conv4, taken from Krizhevsky's one-GPU cuda-convnet2 model (pytorch/vision#463).
     """
 
     def __init__(self, num_classes: int = 1000) -> None:
@@ -171,11 +178,11 @@ class AlexNet2012(nn.Module):
         self.features = nn.Sequential(
             nn.Conv2d(3, 96, kernel_size=11, stride=4),  # 96 x 55 x 55
             nn.ReLU(inplace=True),
-            nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0),
+            nn.LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2.0),  # α = 10⁻⁴ × 5
             nn.MaxPool2d(kernel_size=3, stride=2),  # 96 x 27 x 27
             nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=2),  # 256 x 27 x 27
             nn.ReLU(inplace=True),
-            nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0),
+            nn.LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2.0),  # α = 10⁻⁴ × 5
             nn.MaxPool2d(kernel_size=3, stride=2),  # 256 x 13 x 13
             nn.Conv2d(256, 384, kernel_size=3, padding=1),  # 384 x 13 x 13
             nn.ReLU(inplace=True),
@@ -185,13 +192,13 @@ class AlexNet2012(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),  # 256 x 6 x 6
         )
-        self.classifier = nn.Sequential(
-            nn.Dropout(0.5),
+        self.classifier = nn.Sequential(  # dropout on the outputs of fc6 and fc7 (§4.2)
             nn.Linear(256 * 6 * 6, 4096),
             nn.ReLU(inplace=True),
             nn.Dropout(0.5),
             nn.Linear(4096, 4096),
             nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
             nn.Linear(4096, num_classes),
         )
 
