@@ -670,3 +670,68 @@ def start_similarity(result: RaceResult, *, seed: int = 0) -> torch.Tensor:
     config.seed_everything(seed)
     start = build(result.name, in_channels=in_channels, image_size=result.image_size)
     return nn.functional.cosine_similarity(first_filters(start), first_filters(result.model))
+
+
+# --- which inception branches carry the signal (notebook 05) ----------------------------------
+
+# The branches of blocks.Inception, in its order (Szegedy et al. 2015, fig. 2b).
+BRANCHES: tuple[str, ...] = ("1×1", "3×3", "5×5", "pool")
+
+
+def branch_shares(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Each inception module's output energy per branch (1×1, 3×3, 5×5, pool), as shares of 1.
+
+    For every blocks.Inception in `model` (by its name; "" names a model that is one), run on
+    `images`: the sum of squares of each branch's output over the batch, divided by that of the
+    module's whole concatenated output. The four shares sum to 1; a branch whose output is zero
+    has share 0. Measures how much of what a module passes on each branch carries, not how much
+    the next layer uses it.
+    """
+    modules = {n: m for n, m in model.named_modules() if isinstance(m, blocks.Inception)}
+    if not modules:
+        raise ValueError(f"{type(model).__name__} has no inception module (blocks.Inception).")
+    energy = {name: torch.zeros(len(BRANCHES), dtype=torch.float64) for name in modules}
+
+    def hook(name: str, k: int) -> Callable:
+        def record(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+            energy[name][k] += output.detach().double().pow(2).sum().cpu()
+
+        return record
+
+    branches = [
+        (name, k, getattr(m, f"branch{k + 1}"))
+        for name, m in modules.items()
+        for k in range(len(BRANCHES))
+    ]
+    handles = [b.register_forward_hook(hook(name, k)) for name, k, b in branches]
+    try:
+        with config.evaluating(model) as dev:
+            model(images.to(dev))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: (e / e.sum()).float() if e.sum() > 0 else e.float() for name, e in energy.items()}
+
+
+def saved_or_short_run(
+    name: str,
+    train: Dataset,
+    test: Dataset,
+    *,
+    short_epochs: int = 3,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> RaceResult:
+    """The race's saved run of family `name` (RACE_EPOCHS epochs) if there is one, else a
+    train_family run of `short_epochs` (saved too, so that a rerun loads it)."""
+    in_channels, image_size = _shape(train)
+    key = cache_name(
+        name,
+        dataset=dataset_label(train),
+        in_channels=in_channels,
+        image_size=image_size,
+        epochs=RACE_EPOCHS,
+        seed=seed,
+    )
+    epochs = RACE_EPOCHS if models.checkpoint_path(key).is_file() else short_epochs
+    return train_family(name, train, test, epochs=epochs, seed=seed, device=device)

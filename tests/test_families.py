@@ -321,3 +321,45 @@ def test_first_filters_is_a_snapshot_not_a_view():
         next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)).weight.add_(1.0)
     after = families.first_filters(model)
     torch.testing.assert_close(after, before + 1)  # the snapshot kept the old values
+
+
+# --- inception branch shares (notebook 05) ----------------------------------------------------
+
+
+def test_branch_shares_are_the_slices_of_the_concatenated_output():
+    cu.seed_everything(0)
+    module = cu.blocks.Inception(8, 4, 2, 6, 2, 3, 5)  # branches of 4, 6, 3 and 5 channels
+    families.he_init(module)
+    with torch.no_grad():  # the 5×5 branch's last convolution outputs zeros, so ReLU(0) = 0
+        module.branch3[1][0].weight.zero_()
+        module.branch3[1][0].bias.zero_()
+    x = torch.randn(3, 8, 9, 9)
+    shares = families.branch_shares(module, x)[""]
+    out = module(x).double()  # the reference: the module's own output, cut at the branches
+    energy = torch.stack([s.pow(2).sum() for s in out.split([4, 6, 3, 5], dim=1)])
+    torch.testing.assert_close(shares, (energy / energy.sum()).float())
+    assert shares[2] == 0 and shares[[0, 1, 3]].min() > 0
+    assert abs(float(shares.sum()) - 1) < 1e-6
+
+
+def test_branch_shares_cover_every_module_of_the_compact_googlenet(digits):
+    cu.seed_everything(0)
+    model = families.build("GoogLeNet").train()
+    shares = families.branch_shares(model, digits[1].images[:8])
+    assert list(shares) == ["inception3a", "inception3b", "inception4a"]
+    for s in shares.values():
+        assert s.shape == (4,) and abs(float(s.sum()) - 1) < 1e-6 and (s >= 0).all()
+    assert model.training  # the model's mode is given back
+    with pytest.raises(ValueError, match="LeNet5 has no inception module"):
+        families.branch_shares(families.build("LeNet5"), digits[1].images[:2])
+
+
+def test_saved_or_short_run_reuses_the_race_and_else_trains_briefly(cache, tiny, monkeypatch):
+    train, test = tiny
+    monkeypatch.setattr(families, "RACE_EPOCHS", 2)
+    short = families.saved_or_short_run("LeNet5", train, test, short_epochs=1, device="cpu")
+    assert not short.loaded and short.history.epochs == 1 and short.path.name.endswith("-e1-s0.pt")
+    race = families.train_family("LeNet5", train, test, epochs=2, device="cpu")
+    again = families.saved_or_short_run("LeNet5", train, test, short_epochs=1, device="cpu")
+    assert again.loaded and again.history.epochs == 2
+    assert again.history.test_accuracy == race.history.test_accuracy

@@ -119,3 +119,21 @@ def test_family_view_and_many_runs_compared():
     lines = fig.axes[0].lines
     assert len(lines) == 8  # test accuracy only, for more than four runs
     assert lines[5].get_color() == cu.plots.FAMILY_COLORS["ResNet"]
+
+
+def test_branch_shares_one_panel_per_module_one_bar_per_branch_and_condition():
+    shares = {
+        "at initialisation": {
+            "a": torch.tensor([0.25] * 4),
+            "b": torch.tensor([0.1, 0.2, 0.3, 0.4]),
+        },
+        "after training": {
+            "a": torch.tensor([0.1, 0.6, 0.2, 0.1]),
+            "b": torch.tensor([1.0, 0, 0, 0]),
+        },
+    }
+    fig = plots.plot_branch_shares(shares)
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    heights = [[round(p.get_height(), 6) for p in ax.patches] for ax in fig.axes]
+    assert heights == [[0.25] * 4 + [0.1, 0.6, 0.2, 0.1], [0.1, 0.2, 0.3, 0.4, 1.0, 0, 0, 0]]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1×1", "3×3", "5×5", "pool"]
