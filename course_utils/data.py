@@ -78,6 +78,62 @@ def subset(dataset: TensorImageDataset, n: int, *, seed: int = 0) -> TensorImage
     )
 
 
+def cluttered(
+    digits: TensorImageDataset,
+    n: int,
+    *,
+    size: int = 40,
+    fragments: int = 4,
+    fragment_size: int = 8,
+    seed: int = 0,
+) -> TensorImageDataset:
+    """`n` canvases of size×size, each one digit of `digits` at a random place among
+    `fragments` random fragment_size² pieces of other digits of the same set; labels kept.
+
+    Mnih et al. 2014 (§4.1, "cluttered translated MNIST") built such a task (60×60, 8×8
+    pieces): where the digit is changes from image to image, and the clutter looks like ink.
+    Pieces are pasted with a maximum, so the digit itself is never covered. The digits are the
+    first `n` of a seeded shuffle; the same arguments give the same canvases. `.positions`
+    holds each digit's (top, left), `.indices` its index in `digits`.
+    """
+    side = digits.images.shape[-1]
+    if size < side:
+        raise ValueError(f"A canvas of {size}×{size} can't hold a {side}×{side} digit.")
+    if not 0 < n <= len(digits):
+        raise ValueError(f"Cannot draw {n} digits from a dataset of {len(digits):,}.")
+    g = torch.Generator().manual_seed(seed)
+    picks = torch.randperm(len(digits), generator=g)[:n]
+    channels = digits.images.shape[1]
+    canvases = torch.zeros(n, channels, size, size)
+    positions = torch.randint(0, size - side + 1, (n, 2), generator=g)
+    # Fragments come from the digit's central part, where the ink is, of another random digit.
+    others = torch.randint(0, len(digits), (n, fragments), generator=g)
+    others = torch.where(others == picks[:, None], (others + 1) % len(digits), others)
+    crops = torch.randint(4, side - fragment_size - 4 + 1, (n, fragments, 2), generator=g)
+    places = torch.randint(0, size - fragment_size + 1, (n, fragments, 2), generator=g)
+    f = fragment_size
+    for i in range(n):
+        canvas = canvases[i]
+        for j in range(fragments):
+            (cy, cx), (py, px) = crops[i, j].tolist(), places[i, j].tolist()
+            piece = digits.images[others[i, j], :, cy : cy + f, cx : cx + f]
+            spot = canvas[:, py : py + f, px : px + f]
+            torch.maximum(spot, piece, out=spot)
+        top, left = positions[i].tolist()
+        window = canvas[:, top : top + side, left : left + side]
+        torch.maximum(window, digits.images[picks[i]], out=window)
+    name = f"cluttered digits ({size}×{size}, {fragments} pieces of {f}×{f}, seed {seed})"
+    out = TensorImageDataset(
+        canvases,
+        digits.labels[picks],
+        source=f"{n:,} digits of {digits.source}, placed on cluttered canvases",
+        name=name,
+        classes=getattr(digits, "classes", None),
+    )
+    out.positions, out.indices = positions, picks
+    return out
+
+
 def _from_uint8(
     images: torch.Tensor,
     labels: torch.Tensor,

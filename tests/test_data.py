@@ -640,3 +640,39 @@ def test_subset_keeps_the_name_and_classes(digits):
     train, _ = digits
     small = cu.data.subset(train, 10)
     assert small.name == train.name and small.classes == train.classes
+
+
+def test_cluttered_canvases_hold_each_digit_whole_with_its_label(digits):
+    train, _ = digits
+    canvases = cu.data.cluttered(train, 50, size=40, fragments=4, fragment_size=8, seed=3)
+    assert canvases.images.shape == (50, 1, 40, 40) and canvases.labels.shape == (50,)
+    assert canvases.classes == train.classes
+    torch.testing.assert_close(canvases.labels, train.labels[canvases.indices])
+    assert len(set(canvases.indices.tolist())) == 50  # 50 different digits
+    assert canvases.images.min() >= 0 and canvases.images.max() <= 1
+    moved = 0
+    for image, (top, left), k in zip(canvases.images, canvases.positions, canvases.indices):
+        digit = train.images[k]
+        window = image[:, top : top + 28, left : left + 28]
+        assert (window >= digit).all()  # the whole digit is there, never covered
+        outside = image.sum() - window.sum()
+        assert image.sum() > digit.sum() and (outside > 0 or (window > digit).any())  # clutter
+        moved += (top, left) != (6, 6)
+    assert moved > 40  # the digits are placed anywhere, not centred
+    # The clutter is at most 4 fragments of 8×8: that many pixels at most are not the digit's.
+    extra = (canvases.images[0] > 0).sum() - (train.images[canvases.indices[0]] > 0).sum()
+    assert 0 < extra <= 4 * 8 * 8
+
+
+def test_cluttered_is_deterministic_and_named_by_its_settings(digits):
+    train, _ = digits
+    a = cu.data.cluttered(train, 20, size=36, seed=1)
+    b = cu.data.cluttered(train, 20, size=36, seed=1)
+    c = cu.data.cluttered(train, 20, size=36, seed=2)
+    torch.testing.assert_close(a.images, b.images)
+    assert not torch.equal(a.images, c.images)
+    assert a.name == "cluttered digits (36×36, 4 pieces of 8×8, seed 1)" != c.name
+    assert cu.families.dataset_label(a) != cu.families.dataset_label(c)
+    assert "seed-1" in cu.families.dataset_label(a)
+    with pytest.raises(ValueError, match="24×24 can't hold a 28×28"):
+        cu.data.cluttered(train, 5, size=24)
