@@ -478,7 +478,7 @@ class Report:
 
 
 def report(text: str) -> Report:
-    """A sentence written from this run's numbers: shown as Markdown in a notebook, text elsewhere."""
+    """A sentence written from this run's numbers: Markdown in a notebook, text elsewhere."""
     return Report(str(text))
 
 

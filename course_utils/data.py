@@ -78,11 +78,21 @@ def subset(dataset: TensorImageDataset, n: int, *, seed: int = 0) -> TensorImage
     )
 
 
+def ink_box(image: torch.Tensor) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the smallest box that holds all of a C×H×W image's ink."""
+    rows, cols = image.amax(dim=(0, 2)) > 0, image.amax(dim=(0, 1)) > 0
+    if not rows.any():
+        return 0, 0, int(image.shape[-2]), int(image.shape[-1])
+    top, bottom = int(rows.nonzero()[0]), int(rows.nonzero()[-1])
+    left, right = int(cols.nonzero()[0]), int(cols.nonzero()[-1])
+    return top, left, bottom - top + 1, right - left + 1
+
+
 def cluttered(
     digits: TensorImageDataset,
     n: int,
     *,
-    size: int = 40,
+    size: int = 32,
     fragments: int = 4,
     fragment_size: int = 8,
     seed: int = 0,
@@ -92,9 +102,11 @@ def cluttered(
 
     Mnih et al. 2014 (§4.1, "cluttered translated MNIST") built such a task (60×60, 8×8
     pieces): where the digit is changes from image to image, and the clutter looks like ink.
-    Pieces are pasted with a maximum, so the digit itself is never covered. The digits are the
-    first `n` of a seeded shuffle; the same arguments give the same canvases. `.positions`
-    holds each digit's (top, left), `.indices` its index in `digits`.
+    The digit is cut to its ink's box (ink_box) and placed anywhere that box fits, so that
+    even a small canvas moves it far; pieces are pasted with a maximum, so the digit is never
+    covered. The digits are the first `n` of a seeded shuffle; the same arguments give the same
+    canvases. `.indices` holds each digit's index in `digits`, `.boxes` its ink box there
+    (top, left, height, width) and `.positions` where that box's corner is on the canvas.
     """
     side = digits.images.shape[-1]
     if size < side:
@@ -103,25 +115,30 @@ def cluttered(
         raise ValueError(f"Cannot draw {n} digits from a dataset of {len(digits):,}.")
     g = torch.Generator().manual_seed(seed)
     picks = torch.randperm(len(digits), generator=g)[:n]
-    channels = digits.images.shape[1]
+    channels, f = digits.images.shape[1], fragment_size
     canvases = torch.zeros(n, channels, size, size)
-    positions = torch.randint(0, size - side + 1, (n, 2), generator=g)
-    # Fragments come from the digit's central part, where the ink is, of another random digit.
+    # Fragments come from the central part, where the ink is, of another random digit.
     others = torch.randint(0, len(digits), (n, fragments), generator=g)
     others = torch.where(others == picks[:, None], (others + 1) % len(digits), others)
-    crops = torch.randint(4, side - fragment_size - 4 + 1, (n, fragments, 2), generator=g)
-    places = torch.randint(0, size - fragment_size + 1, (n, fragments, 2), generator=g)
-    f = fragment_size
+    crops = torch.randint(4, side - f - 4 + 1, (n, fragments, 2), generator=g)
+    places = torch.randint(0, size - f + 1, (n, fragments, 2), generator=g)
+    where = torch.rand(n, 2, generator=g)  # where the digit goes, as a fraction of the room left
+    boxes = torch.zeros(n, 4, dtype=torch.long)
+    positions = torch.zeros(n, 2, dtype=torch.long)
     for i in range(n):
         canvas = canvases[i]
         for j in range(fragments):
             (cy, cx), (py, px) = crops[i, j].tolist(), places[i, j].tolist()
-            piece = digits.images[others[i, j], :, cy : cy + f, cx : cx + f]
             spot = canvas[:, py : py + f, px : px + f]
-            torch.maximum(spot, piece, out=spot)
-        top, left = positions[i].tolist()
-        window = canvas[:, top : top + side, left : left + side]
-        torch.maximum(window, digits.images[picks[i]], out=window)
+            torch.maximum(spot, digits.images[others[i, j], :, cy : cy + f, cx : cx + f], out=spot)
+        digit = digits.images[picks[i]]
+        y0, x0, h, w = ink_box(digit)
+        top = int(where[i, 0] * (size - h + 1))
+        left = int(where[i, 1] * (size - w + 1))
+        spot = canvas[:, top : top + h, left : left + w]
+        torch.maximum(spot, digit[:, y0 : y0 + h, x0 : x0 + w], out=spot)
+        boxes[i] = torch.tensor([y0, x0, h, w])
+        positions[i] = torch.tensor([top, left])
     name = f"cluttered digits ({size}×{size}, {fragments} pieces of {f}×{f}, seed {seed})"
     out = TensorImageDataset(
         canvases,
@@ -130,7 +147,7 @@ def cluttered(
         name=name,
         classes=getattr(digits, "classes", None),
     )
-    out.positions, out.indices = positions, picks
+    out.indices, out.boxes, out.positions = picks, boxes, positions
     return out
 
 
