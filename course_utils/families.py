@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from . import blocks, config, counting, models
+from . import blocks, config, counting, data, models
 from .train import History, fit
 
 FAMILIES: tuple[str, ...] = (
@@ -52,6 +52,13 @@ GAP_FAMILIES: tuple[str, ...] = (
 # one-pixel shifts). Wall time then differs between them, and is what the race reports.
 # Five epochs on the 4,000 shipped digits take about a minute for all eight on a 2-core CPU.
 RACE_EPOCHS = 5
+
+# The second race (notebook 09, §5): the shipped digits, each at a random place on a larger
+# canvas among fragments of other digits (data.cluttered), few of them, few epochs. Sized so
+# that the nine families train in well under a minute on 2 CPU cores, and differ by more than
+# a change of seed does (benchmarks/families_spread.py measures it over 3 seeds).
+CLUTTER: dict = dict(size=32, fragments=2, fragment_size=8, train_size=1500, test_size=1000)
+CLUTTER_EPOCHS = 5
 
 
 # --- the families ------------------------------------------------------------------------------
@@ -816,3 +823,58 @@ def start_similarity(result: RaceResult, *, seed: int = 0, layer: int | str = 0)
     return nn.functional.cosine_similarity(
         _weights_of(start, layer), _weights_of(result.model, layer)
     )
+
+
+# --- the cluttered task and the seed spread --------------------------------------------------
+
+
+def cluttered_task(
+    train: Dataset, test: Dataset, **settings
+) -> tuple[data.TensorImageDataset, data.TensorImageDataset]:
+    """The second race's (train, test): CLUTTER's canvases (or `settings`) made from the digits.
+
+    The training canvases come from the training digits (seed 0), the test canvases from the
+    test digits (seed 1), so that no test digit, and no fragment of one, is seen in training.
+    """
+    cfg = {**CLUTTER, **settings}
+    common = dict(size=cfg["size"], fragments=cfg["fragments"], fragment_size=cfg["fragment_size"])
+    return (
+        data.cluttered(train, cfg["train_size"], seed=0, **common),
+        data.cluttered(test, cfg["test_size"], seed=1, **common),
+    )
+
+
+def seed_spread(
+    results: dict[str, RaceResult],
+    train: Dataset,
+    test: Dataset,
+    *,
+    names: Iterable[str] | None = None,
+    seeds: Sequence[int] = (1, 2),
+    device: torch.device | str | None = None,
+) -> dict[str, list[float]]:
+    """Each family's test accuracy for its race seed and for `seeds` (trained now, or loaded).
+
+    `results` are a race's (their seed 0 comes first); the same epochs and data train the
+    others. `names` picks some of the families (default: all of `results`).
+    """
+    spread: dict[str, list[float]] = {}
+    for name in names if names is not None else results:
+        first = results[_canonical(name)]
+        runs = [
+            train_family(
+                first.name, train, test, epochs=first.history.epochs, seed=s, device=device
+            )
+            for s in seeds
+        ]
+        spread[first.name] = [first.test_accuracy] + [r.test_accuracy for r in runs]
+    return spread
+
+
+def real_differences(spread: dict[str, Sequence[float]]) -> list[tuple[str, str]]:
+    """The pairs (better, worse) whose ranges over the seeds do not overlap: the worst seed of
+    `better` beats the best seed of `worse`. Sorted by better's mean, then worse's."""
+    names = list(spread)
+    pairs = [(a, b) for a in names for b in names if a != b and min(spread[a]) > max(spread[b])]
+    mean = {n: sum(v) / len(v) for n, v in spread.items()}
+    return sorted(pairs, key=lambda p: (-mean[p[0]], -mean[p[1]]))

@@ -408,3 +408,30 @@ def test_start_similarity_of_any_layer(cache, digits):
         )
     with pytest.raises(ValueError, match="no layer 'fc'.*features.0"):
         families.start_similarity(trained, layer="fc")
+
+
+def test_real_differences_are_the_pairs_whose_seed_ranges_do_not_overlap():
+    spread = {"A": [0.80, 0.84, 0.82], "B": [0.70, 0.79, 0.75], "C": [0.78, 0.81, 0.76]}
+    # A's worst (0.80) beats B's best (0.79); A and C overlap (0.80 < 0.81); B and C overlap.
+    assert families.real_differences(spread) == [("A", "B")]
+    assert families.real_differences({"A": [0.5], "B": [0.5]}) == []
+
+
+def test_the_cluttered_task_is_cached_apart_from_the_digits(cache, digits):
+    ctrain, ctest = families.cluttered_task(digits[0], digits[1], train_size=64, test_size=32)
+    assert ctrain.images.shape == (64, 1, 32, 32) and ctest.images.shape == (32, 1, 32, 32)
+    assert families.CLUTTER["size"] > 28 and families.CLUTTER_EPOCHS >= 1
+    # test canvases are made of test digits, training canvases of training digits
+    torch.testing.assert_close(ctest.labels, digits[1].labels[ctest.indices])
+    run = families.train_family("LeNet5", ctrain, ctest, epochs=1, device="cpu")
+    assert (
+        run.path.name == "family-lenet5-cluttered-digits-32-32-2-pieces-of-8-8-seed-0-1x32-e1-s0.pt"
+    )
+    small = cu.data.subset(digits[0], 64), cu.data.subset(digits[1], 32)
+    plain = families.train_family("LeNet5", *small, epochs=1, device="cpu")
+    assert plain.path != run.path  # the same sizes of sets, but never the same cache file
+    spread = families.seed_spread({"LeNet5": run}, ctrain, ctest, seeds=(1,), device="cpu")
+    assert list(spread) == ["LeNet5"] and spread["LeNet5"][0] == run.test_accuracy
+    assert len(spread["LeNet5"]) == 2
+    again = families.train_family("LeNet5", ctrain, ctest, epochs=1, seed=1, device="cpu")
+    assert again.loaded and again.test_accuracy == spread["LeNet5"][1]  # seed 1 was cached
