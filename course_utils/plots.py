@@ -566,7 +566,7 @@ def _place_labels(ax, points: Sequence[tuple[float, float]], texts: Sequence[str
 
 
 # One colour per family of the lecture, the same in every chart (Okabe & Ito's palette, which
-# colour-blind readers can tell apart, then two darker ones).
+# colour-blind readers can tell apart, then darker ones; DenseNet's olive is Paul Tol's).
 FAMILY_COLORS = {
     "LeNet5": "#555555",
     "AlexNet": "#e69f00",
@@ -577,6 +577,7 @@ FAMILY_COLORS = {
     "ResNet": "#0072b2",
     "ResNet-bottleneck": "#6a3d9a",
     "ResNeXt": "#d55e00",
+    "DenseNet": "#999933",
     "wide ResNet": "#cc79a7",
 }
 

@@ -117,8 +117,11 @@ def test_family_view_and_many_runs_compared():
     }
     fig = cu.plots.plot_comparison(histories)
     lines = fig.axes[0].lines
-    assert len(lines) == 8  # test accuracy only, for more than four runs
+    assert len(lines) == len(cu.families.FAMILIES) == 9  # test accuracy only, for > 4 runs
     assert lines[5].get_color() == cu.plots.FAMILY_COLORS["ResNet"]
+    assert lines[8].get_color() == cu.plots.FAMILY_COLORS["DenseNet"]
+    colours = [cu.plots.FAMILY_COLORS[name] for name in cu.families.FAMILIES]
+    assert len(set(colours)) == len(colours)  # every family its own colour
 
 
 def test_branch_shares_one_panel_per_module_one_bar_per_branch_and_condition():
