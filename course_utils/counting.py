@@ -477,6 +477,11 @@ class Report:
         return self.markdown
 
 
+def report(text: str) -> Report:
+    """A sentence written from this run's numbers: Markdown in a notebook, text elsewhere."""
+    return Report(str(text))
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence], *, note: str = "") -> Report:
     """A Markdown table (numbers formatted with thousands separators), with an optional note."""
 

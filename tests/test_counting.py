@@ -252,3 +252,9 @@ def test_count_macs_matches_every_torchvision_classifier(name, zero_init):
         macs = cu.count_macs(model, (3, size, size))
     # within 1%, or half the last of the metadata's 3 decimals (shufflenet_v2_x0_5: 0.04)
     assert macs / 1e9 == pytest.approx(weights.meta["_ops"], rel=0.01, abs=0.0005)
+
+
+def test_report_is_markdown_in_a_notebook_and_text_elsewhere():
+    accuracy = 0.9731
+    sentence = cu.counting.report(f"VGG reached **{accuracy:.1%}**.")
+    assert sentence._repr_markdown_() == "VGG reached **97.3%**." == repr(sentence)
