@@ -1,13 +1,15 @@
 """Building blocks: network in network, inception, residual, bottleneck and ResNeXt blocks.
 
 They follow the papers' arithmetic (convolutions and ReLUs, no batch-norm) so that their
-parameter counts can be checked against the slides' formulas. Layer names follow torchvision
-(branch1..branch4, conv1..conv3).
+parameter counts can be checked against the slides' formulas; the pre-activation block and
+deep_stack, which train, have batch-norm. Layer names follow torchvision (branch1..branch4,
+conv1..conv3, bn1..bn2).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Literal
 
 import torch
 from torch import nn
@@ -274,16 +276,52 @@ def paper_resnet(depth: int) -> nn.Module:
     return model
 
 
-# --- why shortcuts help: gradients at initialisation ---------------------------------------
+# --- why shortcuts help: gradients at initialisation, degradation ---------------------------
 
 
-class _Residual(nn.Module):
-    def __init__(self, body: nn.Module) -> None:
+class PreActBasicBlock(nn.Module):
+    """The full pre-activation block (He et al. 2016, fig. 4e): BN, ReLU, conv, twice, + x.
+
+    Nothing follows the addition, so the identity path stays clean (He et al. 2016, §3-4).
+    """
+
+    def __init__(self, channels: int) -> None:
         super().__init__()
-        self.body = body
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+        out = self.conv1(self.relu(self.bn1(x)))
+        return self.conv2(self.relu(self.bn2(out))) + x
+
+
+Placement = Literal["post", "pre"]
+
+
+class ResidualLayer(nn.Module):
+    """One residual layer of `deep_stack`: one convolution, its (optional) BN, a shortcut.
+
+    "post" (He et al. 2015, fig. 2, §3.2): ReLU(x + BN(conv x)), the ReLU after the addition.
+    "pre" (He et al. 2016, fig. 4e): x + conv(ReLU(BN x)), nothing after the addition.
+    """
+
+    def __init__(
+        self, conv: nn.Conv2d, bn: nn.Module | None, placement: Placement = "post"
+    ) -> None:
+        super().__init__()
+        if placement not in ("post", "pre"):
+            raise ValueError(f"placement must be 'post' or 'pre', not {placement!r}")
+        self.placement = placement
+        self.conv, self.bn = conv, bn if bn is not None else nn.Identity()
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.placement == "post":
+            return self.relu(x + self.bn(self.conv(x)))
+        return x + self.conv(self.relu(self.bn(x)))
 
 
 def deep_stack(
@@ -291,6 +329,7 @@ def deep_stack(
     channels: int = 16,
     *,
     shortcuts: bool,
+    residual: Placement = "post",
     in_channels: int = 1,
     num_classes: int = 10,
     batch_norm: bool = False,
@@ -300,12 +339,17 @@ def deep_stack(
 ) -> nn.Sequential:
     """A stem, `depth` 3×3 conv layers (with or without identity shortcuts), then a classifier.
 
-    Each layer is conv → (BatchNorm) → ReLU; with shortcuts it computes x + layer(x).
-    batch_norm=True and he_init=True (Kaiming normal, fan-in, for ReLU: He et al. 2015b) give
-    the layers of the ResNet paper's plain and residual nets; the defaults are PyTorch's own.
-    `stride` 2 makes the stem halve the map, so that deep stacks train quickly on digits;
-    `pooled` is the side of the map the classifier sees (1: global average pooling).
+    A plain layer is conv → (BatchNorm) → ReLU. With shortcuts each layer is a ResidualLayer:
+    residual="post" (He et al. 2015) computes ReLU(x + BN(conv x)); residual="pre" (He et al.
+    2016) computes x + conv(ReLU(BN x)), and the stack then ends with BN → ReLU, as the
+    pre-activation ResNets do. batch_norm=True and he_init=True (Kaiming normal, fan-in, for
+    ReLU: He et al. 2015b) give the layers of the ResNet paper's plain and residual nets; the
+    defaults are PyTorch's own. `stride` 2 makes the stem halve the map, so that deep stacks
+    train quickly on digits; `pooled` is the side of the map the classifier sees (1: global
+    average pooling).
     """
+    if residual not in ("post", "pre"):
+        raise ValueError(f"residual must be 'post' or 'pre', not {residual!r}")
 
     def conv(c_in: int, c_out: int, s: int = 1) -> nn.Conv2d:
         layer = nn.Conv2d(c_in, c_out, 3, stride=s, padding=1, bias=not batch_norm)
@@ -315,15 +359,21 @@ def deep_stack(
                 nn.init.zeros_(layer.bias)
         return layer
 
-    body = []
+    def norm() -> list[nn.Module]:
+        return [nn.BatchNorm2d(channels)] if batch_norm else []
+
+    body: list[nn.Module] = []
     for _ in range(depth):
-        norm = [nn.BatchNorm2d(channels)] if batch_norm else []
-        layer = nn.Sequential(conv(channels, channels), *norm, nn.ReLU())
-        body.append(_Residual(layer) if shortcuts else layer)
-    stem_norm = [nn.BatchNorm2d(channels), nn.ReLU()] if batch_norm else []
+        if shortcuts:
+            body.append(ResidualLayer(conv(channels, channels), *norm() or [None], residual))
+        else:
+            body.append(nn.Sequential(conv(channels, channels), *norm(), nn.ReLU()))
+    if shortcuts and residual == "pre":
+        body += [*norm(), nn.ReLU()]  # the last addition's output, activated once
     return nn.Sequential(
         conv(in_channels, channels, stride),
-        *stem_norm,
+        *norm(),
+        nn.ReLU(),
         *body,
         nn.AdaptiveAvgPool2d(pooled),
         nn.Flatten(),

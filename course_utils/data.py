@@ -78,6 +78,79 @@ def subset(dataset: TensorImageDataset, n: int, *, seed: int = 0) -> TensorImage
     )
 
 
+def ink_box(image: torch.Tensor) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the smallest box that holds all of a C×H×W image's ink."""
+    rows, cols = image.amax(dim=(0, 2)) > 0, image.amax(dim=(0, 1)) > 0
+    if not rows.any():
+        return 0, 0, int(image.shape[-2]), int(image.shape[-1])
+    top, bottom = int(rows.nonzero()[0]), int(rows.nonzero()[-1])
+    left, right = int(cols.nonzero()[0]), int(cols.nonzero()[-1])
+    return top, left, bottom - top + 1, right - left + 1
+
+
+def cluttered(
+    digits: TensorImageDataset,
+    n: int,
+    *,
+    size: int = 32,
+    fragments: int = 4,
+    fragment_size: int = 8,
+    seed: int = 0,
+) -> TensorImageDataset:
+    """`n` canvases of size×size, each one digit of `digits` at a random place among
+    `fragments` random fragment_size² pieces of other digits of the same set; labels kept.
+
+    Mnih et al. 2014 (§4.1, "cluttered translated MNIST") built such a task (60×60, 8×8
+    pieces): where the digit is changes from image to image, and the clutter looks like ink.
+    The digit is cut to its ink's box (ink_box) and placed anywhere that box fits, so that
+    even a small canvas moves it far; pieces are pasted with a maximum, so the digit is never
+    covered. The digits are the first `n` of a seeded shuffle; the same arguments give the same
+    canvases. `.indices` holds each digit's index in `digits`, `.boxes` its ink box there
+    (top, left, height, width) and `.positions` where that box's corner is on the canvas.
+    """
+    side = digits.images.shape[-1]
+    if size < side:
+        raise ValueError(f"A canvas of {size}×{size} can't hold a {side}×{side} digit.")
+    if not 0 < n <= len(digits):
+        raise ValueError(f"Cannot draw {n} digits from a dataset of {len(digits):,}.")
+    g = torch.Generator().manual_seed(seed)
+    picks = torch.randperm(len(digits), generator=g)[:n]
+    channels, f = digits.images.shape[1], fragment_size
+    canvases = torch.zeros(n, channels, size, size)
+    # Fragments come from the central part, where the ink is, of another random digit.
+    others = torch.randint(0, len(digits), (n, fragments), generator=g)
+    others = torch.where(others == picks[:, None], (others + 1) % len(digits), others)
+    crops = torch.randint(4, side - f - 4 + 1, (n, fragments, 2), generator=g)
+    places = torch.randint(0, size - f + 1, (n, fragments, 2), generator=g)
+    where = torch.rand(n, 2, generator=g)  # where the digit goes, as a fraction of the room left
+    boxes = torch.zeros(n, 4, dtype=torch.long)
+    positions = torch.zeros(n, 2, dtype=torch.long)
+    for i in range(n):
+        canvas = canvases[i]
+        for j in range(fragments):
+            (cy, cx), (py, px) = crops[i, j].tolist(), places[i, j].tolist()
+            spot = canvas[:, py : py + f, px : px + f]
+            torch.maximum(spot, digits.images[others[i, j], :, cy : cy + f, cx : cx + f], out=spot)
+        digit = digits.images[picks[i]]
+        y0, x0, h, w = ink_box(digit)
+        top = int(where[i, 0] * (size - h + 1))
+        left = int(where[i, 1] * (size - w + 1))
+        spot = canvas[:, top : top + h, left : left + w]
+        torch.maximum(spot, digit[:, y0 : y0 + h, x0 : x0 + w], out=spot)
+        boxes[i] = torch.tensor([y0, x0, h, w])
+        positions[i] = torch.tensor([top, left])
+    name = f"cluttered digits ({size}×{size}, {fragments} pieces of {f}×{f}, seed {seed})"
+    out = TensorImageDataset(
+        canvases,
+        digits.labels[picks],
+        source=f"{n:,} digits of {digits.source}, placed on cluttered canvases",
+        name=name,
+        classes=getattr(digits, "classes", None),
+    )
+    out.indices, out.boxes, out.positions = picks, boxes, positions
+    return out
+
+
 def _from_uint8(
     images: torch.Tensor,
     labels: torch.Tensor,

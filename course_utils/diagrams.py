@@ -405,19 +405,24 @@ def _shortcut(ax: Axes, x: float, top: float, plus: float, side: float, channels
 
 
 def residual_blocks() -> Figure:
-    """ResNet's basic block and bottleneck (He et al. 2015, fig. 5), with parameter counts."""
-    fig, ax = _canvas(10, 5.7, "Residual blocks (He et al. 2015, fig. 5)")
+    """ResNet's basic block and bottleneck (He et al. 2015, fig. 5), and the slide's third one.
+
+    The slide compares the bottleneck with a basic block on the same 256 channels: that block
+    is the third panel, with its parameter count.
+    """
+    fig, ax = _canvas(10, 5.7, "Residual blocks (He et al. 2015, fig. 5; the slide's comparison)")
     for x, block, name in (
-        (2.6, blocks.BasicBlock(64), "basic block (ResNet-18, 34)"),
-        (7.4, blocks.Bottleneck(256, 64), "bottleneck (ResNet-50, 101, 152)"),
+        (1.6, blocks.BasicBlock(64), "basic block, 64-d\n(ResNet-18, 34)"),
+        (5.0, blocks.BasicBlock(256), "basic block, 256-d\n(the slide's comparison)"),
+        (8.4, blocks.Bottleneck(256, 64), "bottleneck, 256-d\n(ResNet-50, 101, 152)"),
     ):
         convs = _convs(block)
         heading = f"{name}\n{count_parameters(block):,} parameters"
-        _text(ax, x, 4.95, heading, size=10, weight="bold")
-        last = _stack(ax, x, 3.7, convs, w=1.9, counts=True)
+        _text(ax, x, 4.85, heading, size=9.5, weight="bold")
+        last = _stack(ax, x, 3.7, convs, w=1.55, counts=True)
         _arrow(ax, (x, 4.1), (x, 3.7 + 0.21))
         _arrow(ax, (x, last - 0.21), (x, last - 0.56))
-        _shortcut(ax, x, 4.4, last - 0.7, x + 1.3, convs[0].in_channels)
+        _shortcut(ax, x, 4.4, last - 0.7, x + 1.0, convs[0].in_channels)
     note = "grey: each convolution's parameters, biases as the slide counts them"
     _text(ax, 5, 0.1, note, size=8, va="bottom", color="#555555")
     return fig

@@ -1,8 +1,9 @@
 """A compact member of every family of the lecture, trained under one budget, and their CAMs.
 
-`build(name)` makes LeNet5, AlexNet, VGG, NiN, GoogLeNet, ResNet, ResNet-bottleneck or ResNeXt,
-each sized to train in seconds on a laptop CPU (1×28×28 digits, or 3×32×32 photos), from the
-blocks of `course_utils.blocks` (no batch-norm, as the slides count them). `race()` trains
+`build(name)` makes LeNet5, AlexNet, VGG, NiN, GoogLeNet, ResNet, ResNet-bottleneck, ResNeXt or
+DenseNet, each sized to train in seconds on a laptop CPU (1×28×28 digits, 3×32×32 photos, or
+notebook 09's larger cluttered canvases), from the blocks of `course_utils.blocks` (no
+batch-norm, as the slides count them; DenseNet's layers are defined with it). `race()` trains
 them all for RACE_EPOCHS epochs with fit()'s defaults and caches weights and history, so a
 rerun loads them; `race_table()` and `race_rows()` turn the results into the lecture's table
 and chart rows. `class_activation_maps()` computes Zhou et al. 2016's class activation maps
@@ -23,7 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from . import blocks, config, counting, models
+from . import blocks, config, counting, data, models
 from .train import History, fit
 
 FAMILIES: tuple[str, ...] = (
@@ -35,14 +36,29 @@ FAMILIES: tuple[str, ...] = (
     "ResNet",
     "ResNet-bottleneck",
     "ResNeXt",
+    "DenseNet",
 )
-GAP_FAMILIES: tuple[str, ...] = ("NiN", "GoogLeNet", "ResNet", "ResNet-bottleneck", "ResNeXt")
+GAP_FAMILIES: tuple[str, ...] = (
+    "NiN",
+    "GoogLeNet",
+    "ResNet",
+    "ResNet-bottleneck",
+    "ResNeXt",
+    "DenseNet",
+)
 
 # One budget for every family: the same number of epochs, so that every net sees the same
 # images the same number of times (with fit's defaults: batch 32, AdamW, cosine schedule,
 # one-pixel shifts). Wall time then differs between them, and is what the race reports.
 # Five epochs on the 4,000 shipped digits take about a minute for all eight on a 2-core CPU.
 RACE_EPOCHS = 5
+
+# The second race (notebook 09, §5): the shipped digits, each at a random place on a larger
+# canvas among fragments of other digits (data.cluttered), few of them, few epochs. Sized so
+# that the nine families train in well under a minute on 2 CPU cores, and differ by more than
+# a change of seed does (benchmarks/families_spread.py measures it over 3 seeds).
+CLUTTER: dict = dict(size=32, fragments=2, fragment_size=8, train_size=1500, test_size=1000)
+CLUTTER_EPOCHS = 5
 
 
 # --- the families ------------------------------------------------------------------------------
@@ -253,6 +269,104 @@ def _resnet(name: str, *, in_channels: int, num_classes: int) -> ResNet:
     )
 
 
+# --- DenseNet -----------------------------------------------------------------------------------
+
+
+class DenseLayer(nn.Module):
+    """One layer of a dense block (Huang et al. 2017, §3): BN, ReLU, 3×3 conv to `growth` maps,
+    concatenated to its input, so that it outputs in_channels + growth channels.
+
+    With `bottleneck` (DenseNet-B), a BN-ReLU-1×1 conv to bottleneck·growth maps comes first
+    (the paper uses 4k). The convolutions have no bias: a batch-norm follows each of them.
+    """
+
+    def __init__(self, in_channels: int, growth: int, *, bottleneck: int | None = None) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = in_channels
+        if bottleneck:
+            layers += [
+                nn.BatchNorm2d(c),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(c, bottleneck * growth, 1, bias=False),
+            ]
+            c = bottleneck * growth
+        layers += [
+            nn.BatchNorm2d(c),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c, growth, 3, padding=1, bias=False),
+        ]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Concatenation, not addition: the layer's input stays in the output unchanged, and
+        # every later layer of the block sees every earlier layer's maps (§3, "Dense connectivity").
+        return torch.cat([x, self.layers(x)], dim=1)
+
+
+def dense_block(
+    in_channels: int, layers: int, growth: int, *, bottleneck: int | None = None
+) -> nn.Sequential:
+    """`layers` dense layers in a row: in_channels + layers·growth channels come out."""
+    return nn.Sequential(
+        *(
+            DenseLayer(in_channels + i * growth, growth, bottleneck=bottleneck)
+            for i in range(layers)
+        )
+    )
+
+
+def transition(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Between dense blocks (§3, "Transition layers"): BN, ReLU, 1×1 conv, 2×2 average pool.
+
+    The paper lists BN, the 1×1 convolution and the pooling; torchvision's densenet121 has the
+    ReLU after the BN too, as here.
+    """
+    return nn.Sequential(
+        nn.BatchNorm2d(in_channels),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(in_channels, out_channels, 1, bias=False),
+        nn.AvgPool2d(2),
+    )
+
+
+# Growth rate k, layers per dense block, and the compression of the transition (DenseNet-C's θ,
+# §3): Huang et al.'s CIFAR nets have k = 12 and three blocks (§4); two blocks of four here.
+DENSENET_CFG: dict = dict(stem=16, growth=12, layers=(4, 4), compression=0.5, bottleneck=None)
+
+
+def densenet(*, in_channels: int = 1, num_classes: int = 10) -> nn.Sequential:
+    """DenseNet scaled to digits: a stem, two dense blocks with a transition between, GAP, fc.
+
+    Channels at 28 px: 16 × 14 × 14 after the stem and its pooling, 64 after block 1, 32 × 7 × 7
+    after the transition, 80 after block 2; then BN, ReLU (as torchvision's densenet121 ends
+    its features), global average pooling and one linear layer.
+    """
+    cfg = DENSENET_CFG
+    c = cfg["stem"]
+    layers: list[tuple[str, nn.Module]] = [
+        ("conv0", nn.Conv2d(in_channels, c, 3, padding=1, bias=False)),
+        ("pool0", nn.MaxPool2d(2)),  # 16 x 14 x 14 (32 px: 16 x 16)
+    ]
+    for i, n in enumerate(cfg["layers"]):
+        layers.append(
+            (f"denseblock{i + 1}", dense_block(c, n, cfg["growth"], bottleneck=cfg["bottleneck"]))
+        )
+        c += n * cfg["growth"]
+        if i < len(cfg["layers"]) - 1:
+            out = int(c * cfg["compression"])
+            layers.append((f"transition{i + 1}", transition(c, out)))
+            c = out
+    layers += [
+        ("norm", nn.BatchNorm2d(c)),
+        ("relu", nn.ReLU(inplace=True)),
+        ("avgpool", nn.AdaptiveAvgPool2d(1)),  # N x 80 x 1 x 1
+        ("flatten", nn.Flatten()),
+        ("fc", nn.Linear(c, num_classes)),
+    ]
+    return nn.Sequential(OrderedDict(layers))
+
+
 def _canonical(name: str) -> str:
     key = str(name).strip().lower().replace("_", "-")
     for family in FAMILIES:
@@ -266,8 +380,10 @@ def build(
 ) -> nn.Module:
     """A fresh compact member of family `name` (see FAMILIES; any case) for C×size×size images.
 
-    Sized for 1×28×28 digits; 3×32×32 photos (CIFAR-10) work too. The model's `family`
-    attribute holds its family's name.
+    Sized for 1×28×28 digits; 3×32×32 photos (CIFAR-10) and larger canvases work too: only
+    LeNet5's first linear layer depends on `image_size`, the others pool to a fixed size
+    (AlexNet, VGG) or globally before their classifier. The model's `family` attribute holds
+    its family's name.
     """
     family = _canonical(name)
     if image_size < 16:
@@ -285,6 +401,8 @@ def build(
         model = nin(**kw)
     elif family == "GoogLeNet":
         model = googlenet(**kw)
+    elif family == "DenseNet":
+        model = densenet(**kw)
     else:
         model = _resnet(family, **kw)
     if family != "LeNet5":  # LeNet5 keeps the course's recipe, PyTorch's default init
@@ -438,7 +556,7 @@ def dataset_label(dataset: Dataset) -> str:
     name = str(getattr(dataset, "name", "") or "digits")
     if "shipped" in name:
         return "digits"
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "digits"
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64] or "digits"
 
 
 def _shape(dataset: Dataset) -> tuple[int, int]:
@@ -660,13 +778,168 @@ def first_filters(model: nn.Module) -> torch.Tensor:
     return _first_conv(model).weight.detach().to("cpu", torch.float32, copy=True).flatten(1)
 
 
-def start_similarity(result: RaceResult, *, seed: int = 0) -> torch.Tensor:
-    """Cosine similarity of each trained first-layer filter with the filter it started from.
+def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The model's convolutions and linear layers, (name, layer), in the order they are defined.
 
-    train_family seeds, then builds: building again after the same seed gives the very weights
-    the run started from. 1 means the filter still points where its random start did.
+    For the families this is the order they run in, so [0] is the first convolution, [-1] the
+    classifier's last layer (for NiN, its last convolution) and last_conv(model) the last
+    convolution.
+    """
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+
+
+def last_conv(model: nn.Module) -> str:
+    """The name of the model's last convolution (see weight_layers)."""
+    convs = [n for n, m in weight_layers(model) if isinstance(m, nn.Conv2d)]
+    if not convs:
+        raise ValueError(f"{type(model).__name__} has no convolution")
+    return convs[-1]
+
+
+def _weights_of(model: nn.Module, layer: int | str) -> torch.Tensor:
+    named = weight_layers(model)
+    if isinstance(layer, str):
+        found = dict(named).get(layer)
+        if found is None:
+            names = ", ".join(n for n, _ in named)
+            raise ValueError(f"{type(model).__name__} has no layer {layer!r}; it has: {names}.")
+    else:
+        found = named[layer][1]
+    return found.weight.detach().to("cpu", torch.float32, copy=True).flatten(1)
+
+
+def start_similarity(result: RaceResult, *, seed: int = 0, layer: int | str = 0) -> torch.Tensor:
+    """Cosine similarity of each trained unit of a layer with the weights it started from.
+
+    `layer`: an index into weight_layers(model) (0, the default: the first convolution; -1: the
+    last layer) or a layer's name (e.g. last_conv(model)). One value per output unit (a filter,
+    or a linear layer's row). train_family seeds, then builds: building again after the same
+    seed gives the very weights the run started from. 1 means the unit still points where its
+    random start did.
     """
     in_channels = _first_conv(result.model).in_channels
     config.seed_everything(seed)
     start = build(result.name, in_channels=in_channels, image_size=result.image_size)
-    return nn.functional.cosine_similarity(first_filters(start), first_filters(result.model))
+    return nn.functional.cosine_similarity(
+        _weights_of(start, layer), _weights_of(result.model, layer)
+    )
+
+
+# --- the cluttered task and the seed spread --------------------------------------------------
+
+
+def cluttered_task(
+    train: Dataset, test: Dataset, **settings
+) -> tuple[data.TensorImageDataset, data.TensorImageDataset]:
+    """The second race's (train, test): CLUTTER's canvases (or `settings`) made from the digits.
+
+    The training canvases come from the training digits (seed 0), the test canvases from the
+    test digits (seed 1), so that no test digit, and no fragment of one, is seen in training.
+    """
+    cfg = {**CLUTTER, **settings}
+    common = dict(size=cfg["size"], fragments=cfg["fragments"], fragment_size=cfg["fragment_size"])
+    return (
+        data.cluttered(train, cfg["train_size"], seed=0, **common),
+        data.cluttered(test, cfg["test_size"], seed=1, **common),
+    )
+
+
+def seed_spread(
+    results: dict[str, RaceResult],
+    train: Dataset,
+    test: Dataset,
+    *,
+    names: Iterable[str] | None = None,
+    seeds: Sequence[int] = (1, 2),
+    device: torch.device | str | None = None,
+) -> dict[str, list[float]]:
+    """Each family's test accuracy for its race seed and for `seeds` (trained now, or loaded).
+
+    `results` are a race's (their seed 0 comes first); the same epochs and data train the
+    others. `names` picks some of the families (default: all of `results`).
+    """
+    spread: dict[str, list[float]] = {}
+    for name in names if names is not None else results:
+        first = results[_canonical(name)]
+        runs = [
+            train_family(
+                first.name, train, test, epochs=first.history.epochs, seed=s, device=device
+            )
+            for s in seeds
+        ]
+        spread[first.name] = [first.test_accuracy] + [r.test_accuracy for r in runs]
+    return spread
+
+
+def real_differences(spread: dict[str, Sequence[float]]) -> list[tuple[str, str]]:
+    """The pairs (better, worse) whose ranges over the seeds do not overlap: the worst seed of
+    `better` beats the best seed of `worse`. Sorted by better's mean, then worse's."""
+    names = list(spread)
+    pairs = [(a, b) for a in names for b in names if a != b and min(spread[a]) > max(spread[b])]
+    mean = {n: sum(v) / len(v) for n, v in spread.items()}
+    return sorted(pairs, key=lambda p: (-mean[p[0]], -mean[p[1]]))
+
+
+# --- which inception branches carry the signal (notebook 05) ----------------------------------
+
+# The branches of blocks.Inception, in its order (Szegedy et al. 2015, fig. 2b).
+BRANCHES: tuple[str, ...] = ("1×1", "3×3", "5×5", "pool")
+
+
+def branch_shares(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Each inception module's output energy per branch (1×1, 3×3, 5×5, pool), as shares of 1.
+
+    For every blocks.Inception in `model` (by its name; "" names a model that is one), run on
+    `images`: the sum of squares of each branch's output over the batch, divided by that of the
+    module's whole concatenated output. The four shares sum to 1; a branch whose output is zero
+    has share 0. Measures how much of what a module passes on each branch carries, not how much
+    the next layer uses it.
+    """
+    modules = {n: m for n, m in model.named_modules() if isinstance(m, blocks.Inception)}
+    if not modules:
+        raise ValueError(f"{type(model).__name__} has no inception module (blocks.Inception).")
+    energy = {name: torch.zeros(len(BRANCHES), dtype=torch.float64) for name in modules}
+
+    def hook(name: str, k: int) -> Callable:
+        def record(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+            energy[name][k] += output.detach().double().pow(2).sum().cpu()
+
+        return record
+
+    branches = [
+        (name, k, getattr(m, f"branch{k + 1}"))
+        for name, m in modules.items()
+        for k in range(len(BRANCHES))
+    ]
+    handles = [b.register_forward_hook(hook(name, k)) for name, k, b in branches]
+    try:
+        with config.evaluating(model) as dev:
+            model(images.to(dev))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: (e / e.sum()).float() if e.sum() > 0 else e.float() for name, e in energy.items()}
+
+
+def saved_or_short_run(
+    name: str,
+    train: Dataset,
+    test: Dataset,
+    *,
+    short_epochs: int = 3,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> RaceResult:
+    """The race's saved run of family `name` (RACE_EPOCHS epochs) if there is one, else a
+    train_family run of `short_epochs` (saved too, so that a rerun loads it)."""
+    in_channels, image_size = _shape(train)
+    key = cache_name(
+        name,
+        dataset=dataset_label(train),
+        in_channels=in_channels,
+        image_size=image_size,
+        epochs=RACE_EPOCHS,
+        seed=seed,
+    )
+    epochs = RACE_EPOCHS if models.checkpoint_path(key).is_file() else short_epochs
+    return train_family(name, train, test, epochs=epochs, seed=seed, device=device)

@@ -476,6 +476,38 @@ def plot_bars(
     return fig
 
 
+def plot_branch_shares(
+    shares: dict[str, dict[str, torch.Tensor]],
+    branches: Sequence[str] = ("1×1", "3×3", "5×5", "pool"),
+) -> Figure:
+    """Grouped bars: each inception module's branch shares, one colour per condition."""
+    conditions = list(shares)
+    modules = list(next(iter(shares.values())))
+    fig = _figure(3.0 * len(modules) + 0.6, 3.2)
+    axes = np.atleast_1d(fig.subplots(1, len(modules), sharey=True))
+    palette = ["#999999", "#0072b2", "#d55e00", "#009e73"]
+    if len(conditions) > len(palette):
+        raise ValueError(f"plot_branch_shares draws at most {len(palette)} conditions")
+    width = 0.8 / len(conditions)
+    x = np.arange(len(branches))
+    for ax, module in zip(axes, modules, strict=True):
+        for k, (condition, color) in enumerate(zip(conditions, palette, strict=False)):
+            values = [float(v) for v in shares[condition][module]]
+            ax.bar(
+                x + (k - (len(conditions) - 1) / 2) * width,
+                values,
+                width,
+                color=color,
+                label=condition,
+            )
+        ax.set_xticks(x, list(branches))
+        ax.set(title=module, xlabel="branch")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("share of the module's output energy")
+    axes[0].legend(fontsize=8)
+    return fig
+
+
 # Where _place_labels tries to put a label, in points from its point, nearest first.
 _OFFSETS = [(5, 3), (5, -10), (-5, 3), (-5, -10), (0, 8), (0, -15), (9, -3), (-9, -3)]
 _CANDIDATES = [(dx * r, dy * r) for r in (1, 2, 3, 4, 6) for dx, dy in _OFFSETS]
@@ -534,7 +566,7 @@ def _place_labels(ax, points: Sequence[tuple[float, float]], texts: Sequence[str
 
 
 # One colour per family of the lecture, the same in every chart (Okabe & Ito's palette, which
-# colour-blind readers can tell apart, then two darker ones).
+# colour-blind readers can tell apart, then darker ones; DenseNet's olive is Paul Tol's).
 FAMILY_COLORS = {
     "LeNet5": "#555555",
     "AlexNet": "#e69f00",
@@ -545,6 +577,7 @@ FAMILY_COLORS = {
     "ResNet": "#0072b2",
     "ResNet-bottleneck": "#6a3d9a",
     "ResNeXt": "#d55e00",
+    "DenseNet": "#999933",
     "wide ResNet": "#cc79a7",
 }
 

@@ -235,6 +235,13 @@ def class_activation_maps(device):
     return found
 
 
+@case
+def branch_shares(device):
+    cu.seed_everything(0)
+    model = cu.families.build("GoogLeNet").to(device)
+    return cu.families.branch_shares(model, digits()[1].images[:4])
+
+
 # --- widgets -------------------------------------------------------------------------------
 
 

@@ -104,6 +104,98 @@ def test_shortcuts_keep_gradients_alive(digits):
     assert plain[0] / plain[-1] < 1e-3 < residual[0] / residual[-1]
 
 
+def _bn(x: torch.Tensor, bn: torch.nn.BatchNorm2d) -> torch.Tensor:
+    """Batch-norm in training mode, by hand: the batch's mean and biased variance per channel."""
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    var = x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+    scale, shift = bn.weight[None, :, None, None], bn.bias[None, :, None, None]
+    return scale * (x - mean) / torch.sqrt(var + bn.eps) + shift
+
+
+def _randomise(module: torch.nn.Module) -> None:
+    with torch.no_grad():
+        for bn in (m for m in module.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+            bn.weight.uniform_(0.5, 2)
+            bn.bias.uniform_(-1, 1)
+
+
+def _layers(net: torch.nn.Sequential) -> list[blocks.ResidualLayer]:
+    return [m for m in net if isinstance(m, blocks.ResidualLayer)]
+
+
+def test_post_activation_layer_adds_then_applies_relu():
+    """He et al. 2015, fig. 2 and §3.2: y = ReLU(x + BN(conv x)), the ReLU after the addition."""
+    torch.manual_seed(0)
+    net = blocks.deep_stack(2, 4, shortcuts=True, batch_norm=True, he_init=True)
+    _randomise(net)
+    layer = _layers(net)[0]
+    assert layer.placement == "post" and len(_layers(net)) == 2
+    x = torch.randn(8, 4, 5, 5)
+    conv = torch.nn.functional.conv2d(x, layer.conv.weight, padding=1)
+    torch.testing.assert_close(layer(x), torch.relu(x + _bn(conv, layer.bn)))
+    assert (layer(x) < 0).sum() == 0 and (layer(-x.abs() - 5) == 0).all()  # ReLU after the sum
+    with torch.no_grad():
+        layer.conv.weight.zero_()  # a layer that should do nothing: ReLU(x + beta)
+    beta = layer.bn.bias[None, :, None, None]
+    torch.testing.assert_close(layer(x), torch.relu(x + beta))
+    with torch.no_grad():
+        layer.bn.bias.zero_()
+    x = x.relu()  # what the stem and every earlier layer hand on: non-negative maps
+    torch.testing.assert_close(layer(x), x)  # the identity, exactly
+
+
+def test_pre_activation_layer_leaves_the_sum_alone():
+    """He et al. 2016, fig. 4e: y = x + conv(ReLU(BN x)); nothing after the addition."""
+    torch.manual_seed(1)
+    net = blocks.deep_stack(3, 4, shortcuts=True, residual="pre", batch_norm=True)
+    _randomise(net)
+    layer = _layers(net)[0]
+    x = torch.randn(8, 4, 5, 5)
+    inner = torch.relu(_bn(x, layer.bn))
+    by_hand = x + torch.nn.functional.conv2d(inner, layer.conv.weight, padding=1)
+    torch.testing.assert_close(layer(x), by_hand)
+    assert (layer(x - 100) < 0).any()  # the output can be negative: no ReLU on the sum
+    with torch.no_grad():
+        layer.conv.weight.zero_()
+    torch.testing.assert_close(layer(x), x)  # zero weights: exactly the identity
+    # the stack ends with BN and ReLU after its last addition, as pre-activation ResNets do
+    assert isinstance(net[-5], torch.nn.BatchNorm2d) and isinstance(net[-4], torch.nn.ReLU)
+    with pytest.raises(ValueError, match="'post' or 'pre'"):
+        blocks.deep_stack(2, shortcuts=True, residual="middle")
+
+
+def test_deep_stack_without_batch_norm_and_plain_layers():
+    torch.manual_seed(2)
+    net = blocks.deep_stack(3, 4, shortcuts=True)  # the gradient experiment's layers
+    layer = _layers(net)[0]
+    assert isinstance(layer.bn, torch.nn.Identity)
+    x = torch.randn(2, 4, 5, 5)
+    conv = torch.nn.functional.conv2d(x, layer.conv.weight, layer.conv.bias, padding=1)
+    torch.testing.assert_close(layer(x), torch.relu(x + conv))
+    plain = blocks.deep_stack(3, 4, shortcuts=False, batch_norm=True)
+    assert _layers(plain) == [] and cu.count_parameters(plain) == cu.count_parameters(
+        blocks.deep_stack(3, 4, shortcuts=True, batch_norm=True)
+    )  # shortcuts add no parameters
+    images = torch.randn(2, 1, 28, 28)
+    assert blocks.deep_stack(3, 4, shortcuts=True, residual="pre")(images).shape == (2, 10)
+
+
+def test_pre_activation_block_against_explicit_ops():
+    torch.manual_seed(3)
+    block = blocks.PreActBasicBlock(6)
+    assert [n for n, _ in block.named_children()] == ["bn1", "conv1", "bn2", "conv2", "relu"]
+    # two 3x3 convolutions without biases, two batch-norms: 2·9·C² + 2·2·C
+    assert cu.count_parameters(block) == 2 * 9 * 6 * 6 + 2 * 2 * 6
+    _randomise(block)
+    x = torch.randn(4, 6, 7, 7)
+    out = torch.nn.functional.conv2d(torch.relu(_bn(x, block.bn1)), block.conv1.weight, padding=1)
+    out = torch.nn.functional.conv2d(torch.relu(_bn(out, block.bn2)), block.conv2.weight, padding=1)
+    torch.testing.assert_close(block(x), out + x)
+    with torch.no_grad():
+        block.conv2.weight.zero_()
+    torch.testing.assert_close(block(x), x)  # the identity, exactly, whatever BN holds
+
+
 def test_zoo_comes_from_the_weights_metadata():
     rows = cu.models.zoo()
     names = {r["name"] for r in rows}

@@ -640,3 +640,49 @@ def test_subset_keeps_the_name_and_classes(digits):
     train, _ = digits
     small = cu.data.subset(train, 10)
     assert small.name == train.name and small.classes == train.classes
+
+
+def test_ink_box_is_the_box_of_the_nonzero_pixels():
+    image = torch.zeros(1, 28, 28)
+    image[0, 5, 7] = image[0, 20, 9] = 0.5
+    assert cu.data.ink_box(image) == (5, 7, 16, 3)
+    assert cu.data.ink_box(torch.zeros(1, 28, 28)) == (0, 0, 28, 28)
+
+
+def test_cluttered_canvases_hold_each_digit_whole_with_its_label(digits):
+    train, _ = digits
+    canvases = cu.data.cluttered(train, 50, size=32, fragments=4, fragment_size=8, seed=3)
+    assert canvases.images.shape == (50, 1, 32, 32) and canvases.labels.shape == (50,)
+    assert canvases.classes == train.classes
+    torch.testing.assert_close(canvases.labels, train.labels[canvases.indices])
+    assert len(set(canvases.indices.tolist())) == 50  # 50 different digits
+    assert canvases.images.min() >= 0 and canvases.images.max() <= 1
+    tops = set()
+    for i in range(50):
+        digit, image = train.images[canvases.indices[i]], canvases.images[i]
+        y0, x0, h, w = canvases.boxes[i].tolist()
+        top, left = canvases.positions[i].tolist()
+        inside = torch.zeros_like(digit)
+        inside[:, y0 : y0 + h, x0 : x0 + w] = digit[:, y0 : y0 + h, x0 : x0 + w]
+        assert torch.equal(inside, digit)  # the box holds all the ink
+        window = image[:, top : top + h, left : left + w]
+        assert (window >= digit[:, y0 : y0 + h, x0 : x0 + w]).all()  # all there, never covered
+        # The clutter: at most 4 fragments of 8×8, so at most that many pixels more have ink.
+        extra = int((image > 0).sum() - (digit > 0).sum())
+        assert 0 < extra <= 4 * 8 * 8
+        tops.add(top)
+    assert len(tops) > 5  # the digits are placed anywhere, not centred
+
+
+def test_cluttered_is_deterministic_and_named_by_its_settings(digits):
+    train, _ = digits
+    a = cu.data.cluttered(train, 20, size=36, seed=1)
+    b = cu.data.cluttered(train, 20, size=36, seed=1)
+    c = cu.data.cluttered(train, 20, size=36, seed=2)
+    torch.testing.assert_close(a.images, b.images)
+    assert not torch.equal(a.images, c.images)
+    assert a.name == "cluttered digits (36×36, 4 pieces of 8×8, seed 1)" != c.name
+    assert cu.families.dataset_label(a) != cu.families.dataset_label(c)
+    assert "seed-1" in cu.families.dataset_label(a)
+    with pytest.raises(ValueError, match="24×24 can't hold a 28×28"):
+        cu.data.cluttered(train, 5, size=24)

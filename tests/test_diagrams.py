@@ -126,6 +126,9 @@ def test_residual_blocks_count_parameters():
     texts = _strings(diagrams.residual_blocks())
     assert "73,856 parameters" in texts and "69,696 parameters" in texts
     assert "256, 1×1, 64" in texts and "64, 1×1, 256" in texts
+    # the slide's comparison: a basic block on the bottleneck's 256 channels
+    assert "1,180,160 parameters" in texts and texts.count("256, 3×3, 256") == 2
+    assert texts.count("590,080") == 2  # each of its two 3×3 convolutions, with its bias
 
 
 def test_resnext_block_labels():

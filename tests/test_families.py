@@ -1,3 +1,4 @@
+import dataclasses
 import re
 
 import pytest
@@ -46,6 +47,22 @@ def resnext(c: int, cardinality: int, width: int) -> int:
     )
 
 
+def bn(c: int) -> int:
+    return 2 * c  # a scale and a shift per channel (running statistics are buffers)
+
+
+def dense_layer(c_in: int, k: int) -> int:
+    return bn(c_in) + conv(3, c_in, k, bias=False)  # BN-ReLU-conv3×3 (Huang et al., §3)
+
+
+def densenet(c: int) -> int:
+    # stem 16; block 1: 4 layers of k = 12 (16 -> 64); transition to 32; block 2 (32 -> 80)
+    block1 = sum(dense_layer(16 + 12 * i, 12) for i in range(4))
+    block2 = sum(dense_layer(32 + 12 * i, 12) for i in range(4))
+    transition = bn(64) + conv(1, 64, 32, bias=False)
+    return conv(3, c, 16, bias=False) + block1 + transition + block2 + bn(80) + linear(80, 10)
+
+
 def formula(name: str, c: int, size: int) -> int:
     side = 4 if size == 28 else 5  # LeNet5's last maps: ((size - 4) / 2 - 4) / 2
     return {
@@ -91,6 +108,7 @@ def formula(name: str, c: int, size: int) -> int:
         + conv(1, 32, 64)
         + 2 * resnext(64, 8, 8)
         + linear(64, 10),
+        "DenseNet": densenet(c),
     }[name]
 
 
@@ -127,8 +145,50 @@ def test_lenet5_default_is_unchanged_and_takes_photos():
 
 def test_unknown_family_names_the_value_and_lists_the_valid_ones():
     assert families.build("resnext").family == "ResNeXt"  # any case
-    with pytest.raises(ValueError, match=r"'DenseNet'.*LeNet5, AlexNet, .*ResNeXt"):
-        families.build("DenseNet")
+    with pytest.raises(ValueError, match=r"'MobileNet'.*LeNet5, AlexNet, .*ResNeXt, DenseNet"):
+        families.build("MobileNet")
+
+
+def test_densenet_is_the_size_of_the_others_and_its_hand_count():
+    assert densenet(1) == 40_250  # 144 + 14,960 + 2,176 + 22,000 + 160 + 810
+    assert 20_000 < cu.count_parameters(families.build("DenseNet")) < 70_000
+
+
+def test_a_dense_layer_concatenates_its_input_and_k_new_maps():
+    layer = families.DenseLayer(20, 12)
+    x = torch.rand(2, 20, 9, 9)
+    out = layer(x)
+    assert out.shape == (2, 20 + 12, 9, 9)
+    torch.testing.assert_close(out[:, :20], x)  # the input passes through unchanged
+    bottleneck = families.DenseLayer(20, 12, bottleneck=4)
+    assert bottleneck(x).shape == (2, 32, 9, 9)
+    assert bottleneck.layers[2].out_channels == 48  # the 1×1 conv to 4k maps (DenseNet-B)
+    assert cu.count_parameters(bottleneck) == (
+        bn(20) + conv(1, 20, 48, bias=False) + bn(48) + conv(3, 48, 12, bias=False)
+    )
+
+
+def test_a_dense_block_of_l_layers_outputs_c0_plus_l_k_and_each_layer_sees_all_before():
+    block = families.dense_block(16, 5, 12)
+    assert block(torch.rand(1, 16, 7, 7)).shape == (1, 16 + 5 * 12, 7, 7)
+    # layer i reads the block's input and the i earlier layers' maps: 16 + 12 i channels
+    assert [layer.layers[0].num_features for layer in block] == [16, 28, 40, 52, 64]
+    # Changing the maps of the first layer changes what the last layer reads.
+    x = torch.rand(1, 16, 7, 7)
+    with torch.no_grad():
+        before = block(x)
+        block[0].layers[2].weight.add_(1.0)
+        after = block(x)
+    assert torch.equal(before[:, :16], after[:, :16]) and not torch.equal(before, after)
+    t = families.transition(76, 38)
+    assert t(torch.rand(1, 76, 8, 8)).shape == (1, 38, 4, 4)
+    assert isinstance(t[-1], torch.nn.AvgPool2d)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_every_family_takes_a_larger_canvas(name):
+    model = families.build(name, image_size=40)
+    assert model(torch.rand(2, 1, 40, 40)).shape == (2, 10)
 
 
 def test_the_gap_heads():
@@ -321,3 +381,99 @@ def test_first_filters_is_a_snapshot_not_a_view():
         next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)).weight.add_(1.0)
     after = families.first_filters(model)
     torch.testing.assert_close(after, before + 1)  # the snapshot kept the old values
+
+
+def test_start_similarity_of_any_layer(cache, digits):
+    train = cu.data.subset(digits[0], 256, seed=0)
+    test = cu.data.subset(digits[1], 128, seed=0)
+    trained = families.train_family("VGG", train, test, epochs=1, device="cpu")
+    layers = families.weight_layers(trained.model)
+    assert [n for n, _ in layers] == [
+        "features.0", "features.3", "features.5", "features.8", "features.10",
+        "classifier.0", "classifier.3",
+    ]  # fmt: skip
+    assert families.last_conv(trained.model) == "features.10"
+    first = families.start_similarity(trained)
+    torch.testing.assert_close(first, families.start_similarity(trained, layer="features.0"))
+    last = families.start_similarity(trained, layer=-1)
+    assert last.shape == (10,) and (last < 0.9999).all()  # the classifier's ten rows moved
+    conv = families.start_similarity(trained, layer=families.last_conv(trained.model))
+    assert conv.shape == (32,)
+    # Before training: exactly 1 for every layer.
+    cu.seed_everything(0)
+    untouched = dataclasses.replace(trained, model=families.build("VGG"))
+    for k in range(len(layers)):
+        torch.testing.assert_close(
+            families.start_similarity(untouched, layer=k), torch.ones(layers[k][1].weight.shape[0])
+        )
+    with pytest.raises(ValueError, match="no layer 'fc'.*features.0"):
+        families.start_similarity(trained, layer="fc")
+
+
+def test_real_differences_are_the_pairs_whose_seed_ranges_do_not_overlap():
+    spread = {"A": [0.80, 0.84, 0.82], "B": [0.70, 0.79, 0.75], "C": [0.78, 0.81, 0.76]}
+    # A's worst (0.80) beats B's best (0.79); A and C overlap (0.80 < 0.81); B and C overlap.
+    assert families.real_differences(spread) == [("A", "B")]
+    assert families.real_differences({"A": [0.5], "B": [0.5]}) == []
+
+
+def test_the_cluttered_task_is_cached_apart_from_the_digits(cache, digits):
+    ctrain, ctest = families.cluttered_task(digits[0], digits[1], train_size=64, test_size=32)
+    assert ctrain.images.shape == (64, 1, 32, 32) and ctest.images.shape == (32, 1, 32, 32)
+    assert families.CLUTTER["size"] > 28 and families.CLUTTER_EPOCHS >= 1
+    # test canvases are made of test digits, training canvases of training digits
+    torch.testing.assert_close(ctest.labels, digits[1].labels[ctest.indices])
+    run = families.train_family("LeNet5", ctrain, ctest, epochs=1, device="cpu")
+    assert (
+        run.path.name == "family-lenet5-cluttered-digits-32-32-2-pieces-of-8-8-seed-0-1x32-e1-s0.pt"
+    )
+    small = cu.data.subset(digits[0], 64), cu.data.subset(digits[1], 32)
+    plain = families.train_family("LeNet5", *small, epochs=1, device="cpu")
+    assert plain.path != run.path  # the same sizes of sets, but never the same cache file
+    spread = families.seed_spread({"LeNet5": run}, ctrain, ctest, seeds=(1,), device="cpu")
+    assert list(spread) == ["LeNet5"] and spread["LeNet5"][0] == run.test_accuracy
+    assert len(spread["LeNet5"]) == 2
+    again = families.train_family("LeNet5", ctrain, ctest, epochs=1, seed=1, device="cpu")
+    assert again.loaded and again.test_accuracy == spread["LeNet5"][1]  # seed 1 was cached
+
+
+# --- inception branch shares (notebook 05) ----------------------------------------------------
+
+
+def test_branch_shares_are_the_slices_of_the_concatenated_output():
+    cu.seed_everything(0)
+    module = cu.blocks.Inception(8, 4, 2, 6, 2, 3, 5)  # branches of 4, 6, 3 and 5 channels
+    families.he_init(module)
+    with torch.no_grad():  # the 5×5 branch's last convolution outputs zeros, so ReLU(0) = 0
+        module.branch3[1][0].weight.zero_()
+        module.branch3[1][0].bias.zero_()
+    x = torch.randn(3, 8, 9, 9)
+    shares = families.branch_shares(module, x)[""]
+    out = module(x).double()  # the reference: the module's own output, cut at the branches
+    energy = torch.stack([s.pow(2).sum() for s in out.split([4, 6, 3, 5], dim=1)])
+    torch.testing.assert_close(shares, (energy / energy.sum()).float())
+    assert shares[2] == 0 and shares[[0, 1, 3]].min() > 0
+    assert abs(float(shares.sum()) - 1) < 1e-6
+
+
+def test_branch_shares_cover_every_module_of_the_compact_googlenet(digits):
+    cu.seed_everything(0)
+    model = families.build("GoogLeNet").train()
+    shares = families.branch_shares(model, digits[1].images[:8])
+    assert list(shares) == ["inception3a", "inception3b", "inception4a"]
+    for s in shares.values():
+        assert s.shape == (4,) and abs(float(s.sum()) - 1) < 1e-6 and (s >= 0).all()
+    assert model.training  # the model's mode is given back
+    with pytest.raises(ValueError, match="LeNet5 has no inception module"):
+        families.branch_shares(families.build("LeNet5"), digits[1].images[:2])
+
+
+def test_saved_or_short_run_reuses_the_race_and_else_trains_briefly(cache, tiny, monkeypatch):
+    train, test = tiny
+    monkeypatch.setattr(families, "RACE_EPOCHS", 2)
+    short = families.saved_or_short_run("LeNet5", train, test, short_epochs=1, device="cpu")
+    assert not short.loaded and short.history.epochs == 1 and short.path.name.endswith("-e1-s0.pt")
+    race = families.train_family("LeNet5", train, test, epochs=2, device="cpu")
+    again = families.saved_or_short_run("LeNet5", train, test, short_epochs=1, device="cpu")
+    assert again.loaded and again.history.epochs == 2
+    assert again.history.test_accuracy == race.history.test_accuracy

@@ -117,5 +117,26 @@ def test_family_view_and_many_runs_compared():
     }
     fig = cu.plots.plot_comparison(histories)
     lines = fig.axes[0].lines
-    assert len(lines) == 8  # test accuracy only, for more than four runs
+    assert len(lines) == len(cu.families.FAMILIES) == 9  # test accuracy only, for > 4 runs
     assert lines[5].get_color() == cu.plots.FAMILY_COLORS["ResNet"]
+    assert lines[8].get_color() == cu.plots.FAMILY_COLORS["DenseNet"]
+    colours = [cu.plots.FAMILY_COLORS[name] for name in cu.families.FAMILIES]
+    assert len(set(colours)) == len(colours)  # every family its own colour
+
+
+def test_branch_shares_one_panel_per_module_one_bar_per_branch_and_condition():
+    shares = {
+        "at initialisation": {
+            "a": torch.tensor([0.25] * 4),
+            "b": torch.tensor([0.1, 0.2, 0.3, 0.4]),
+        },
+        "after training": {
+            "a": torch.tensor([0.1, 0.6, 0.2, 0.1]),
+            "b": torch.tensor([1.0, 0, 0, 0]),
+        },
+    }
+    fig = plots.plot_branch_shares(shares)
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    heights = [[round(p.get_height(), 6) for p in ax.patches] for ax in fig.axes]
+    assert heights == [[0.25] * 4 + [0.1, 0.6, 0.2, 0.1], [0.1, 0.2, 0.3, 0.4, 1.0, 0, 0, 0]]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1×1", "3×3", "5×5", "pool"]
