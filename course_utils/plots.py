@@ -283,11 +283,20 @@ def plot_comparison(histories: dict, *, title: str = "", train: bool | None = No
     return fig
 
 
-def plot_top_predictions(prediction, *, k: int = 10) -> Figure:
-    """A horizontal bar chart of the top-k class probabilities; says so if weights are untrained."""
+def plot_top_predictions(prediction, *, k: int = 10, image=None) -> Figure:
+    """A horizontal bar chart of the top-k class probabilities, beside `image` when given; says
+    so if the weights are untrained."""
     top = prediction.top[:k][::-1]
-    fig = _figure(6.5, 0.3 * len(top) + 1.0)
-    ax = fig.subplots()
+    height = 0.3 * len(top) + 1.0
+    if image is None:
+        fig = _figure(6.5, height)
+        ax = fig.subplots()
+    else:  # the photo that was classified, left of its scores
+        fig = _figure(10, max(height, 3.2))
+        photo, ax = fig.subplots(1, 2, width_ratios=[1, 1.6])
+        photo.imshow(image)
+        photo.set_axis_off()
+        photo.set_title(f"{image.width} × {image.height} pixels")
     color = "#0072b2" if prediction.is_pretrained else "#999999"
     ax.barh([name for name, _ in top], [p for _, p in top], color=color)
     ax.set(xlim=(0, 1), xlabel="probability")
