@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib import ticker
 from matplotlib.figure import Figure
 
 DIGITS = [str(d) for d in range(10)]
@@ -83,6 +84,7 @@ def draw_history(history, fig: Figure | None = None, *, epochs: int | None = Non
         acc_ax.set_title("accuracy")
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="training loss", xlim=(0, total))
     loss_ax.set_yscale("log")
+    _plain_log_ticks(loss_ax, history.batch_loss or history.train_loss)
     if history.batch_loss:
         loss_ax.legend(loc="upper right")
     acc_ax.set(xlabel="epoch", ylabel="accuracy", xlim=(0.5, total + 0.5))
@@ -93,6 +95,17 @@ def draw_history(history, fig: Figure | None = None, *, epochs: int | None = Non
 
 
 plot_history = draw_history
+
+
+def _plain_log_ticks(ax, values: Sequence[float]) -> None:
+    """Log-scale ticks as plain numbers (0.5, 1, 2), not 5×10⁻¹; within less than a decade, as
+    in the first batches of training, the in-between ticks are labelled too, so that the axis
+    never shows one lone label or none."""
+    plain = ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    finite = [v for v in values if np.isfinite(v) and v > 0]
+    narrow = bool(finite) and max(finite) / min(finite) < 10
+    ax.yaxis.set_minor_formatter(plain if narrow else ticker.NullFormatter())
 
 
 def plot_confusion_matrix(

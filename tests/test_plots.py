@@ -119,3 +119,33 @@ def test_family_view_and_many_runs_compared():
     lines = fig.axes[0].lines
     assert len(lines) == 8  # test accuracy only, for more than four runs
     assert lines[5].get_color() == cu.plots.FAMILY_COLORS["ResNet"]
+
+
+def _visible_labels(ax) -> list[str]:
+    lo, hi = ax.get_ylim()
+    return [
+        label.get_text()
+        for minor in (False, True)
+        for loc, label in zip(ax.get_yticks(minor=minor), ax.get_yticklabels(minor=minor))
+        if lo <= loc <= hi and label.get_text()
+    ]
+
+
+def test_the_live_loss_axis_reads_as_plain_numbers_from_the_first_batches_on():
+    from course_utils.train import History
+
+    first_batches = History(batch_loss=[2.31, 2.30, 2.28, 2.25, 2.2, 2.1])
+    later = History(
+        batch_loss=[2.3, 1.0, 0.3, 0.1, 0.05, 0.02],
+        train_loss=[0.5, 0.05],
+        train_accuracy=[0.8, 0.99],
+        test_accuracy=[0.8, 0.97],
+    )
+    for history in (first_batches, later):
+        fig = cu.plots.draw_history(history, epochs=3)
+        fig.canvas.draw()
+        labels = _visible_labels(fig.axes[0])
+        assert len(labels) >= 2, labels  # never one lone label, or none
+        assert all(float(t) > 0 for t in labels), labels  # 2.2, 0.1: no 10^-1 or 2×10^0
+        if history is first_batches:
+            assert "2.2" in labels, labels
