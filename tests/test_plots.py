@@ -126,7 +126,9 @@ def _visible_labels(ax) -> list[str]:
     return [
         label.get_text()
         for minor in (False, True)
-        for loc, label in zip(ax.get_yticks(minor=minor), ax.get_yticklabels(minor=minor))
+        for loc, label in zip(
+            ax.get_yticks(minor=minor), ax.get_yticklabels(minor=minor), strict=True
+        )
         if lo <= loc <= hi and label.get_text()
     ]
 
