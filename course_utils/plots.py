@@ -6,6 +6,7 @@ as the cell's value or through display(), and tests can inspect it without a scr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -26,7 +27,7 @@ def show_figures_as_png() -> bool:
     """
     try:
         from IPython import get_ipython
-        from IPython.core.pylabtools import print_figure
+        from IPython.core.pylabtools import print_figure  # noqa: F401 - in _png_with_text_sizes
     except ImportError:
         return False
     shell = get_ipython()
@@ -39,8 +40,52 @@ def show_figures_as_png() -> bool:
             return True  # the inline backend (or the user) already shows figures
         except KeyError:
             continue
-    formatters["image/png"].for_type(Figure, lambda fig: print_figure(fig, "png"))
+    formatters["image/png"].for_type(Figure, _png_with_text_sizes)
     return True
+
+
+# The width, in CSS pixels, at which JupyterLab shows an output at 1280 pixels wide (the file
+# browser open), which is narrower than a 1280x720 slide's; tests/test_browser.py measures both
+# in the real JupyterLab and checks this value. A wider PNG is shrunk to it.
+DISPLAY_WIDTH_PX = 900
+MIN_DISPLAY_PT = 8.0  # the smallest text a reader should meet, at the size it is shown
+
+
+def text_sizes(fig: Figure, *, width_px: float = DISPLAY_WIDTH_PX) -> list[tuple[str, float]]:
+    """Every visible text in `fig` with its size in points as displayed: drawn at the figure's
+    dpi, cropped tight as IPython saves it, then shrunk to `width_px` if wider (1 CSS pixel is
+    0.75 pt)."""
+    if not hasattr(fig.canvas, "get_renderer"):  # a closed figure: draw it with Agg, as shown
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    png_width = fig.get_tightbbox(renderer).width * fig.dpi
+    scale = min(1.0, width_px / png_width) if png_width else 1.0
+    return [
+        (t.get_text(), t.get_fontsize() * fig.dpi / 72 * scale * 0.75)
+        for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))
+        if t.get_visible() and t.get_text().strip() and t.get_window_extent(renderer).width > 0
+    ]
+
+
+def small_texts(fig: Figure, *, width_px: float = DISPLAY_WIDTH_PX) -> list[tuple[str, float]]:
+    """The texts of `fig` smaller than MIN_DISPLAY_PT where the notebook shows it."""
+    return [
+        (t, round(pt, 1)) for t, pt in text_sizes(fig, width_px=width_px) if pt < MIN_DISPLAY_PT
+    ]
+
+
+def _png_with_text_sizes(fig: Figure):
+    """The PNG IPython shows; with COURSE_FIGURE_AUDIT=1 (the tests set it) its metadata lists
+    the texts too small to read at display size, which tests/conftest.py turns into a failure."""
+    from IPython.core.pylabtools import print_figure
+
+    png = print_figure(fig, "png")
+    if os.environ.get("COURSE_FIGURE_AUDIT") != "1" or png is None:
+        return png
+    return png, {"course_small_texts": small_texts(fig)}
 
 
 show_figures_as_png()
@@ -516,6 +561,10 @@ def _place_labels(ax, points: Sequence[tuple[float, float]], texts: Sequence[str
     FigureCanvasAgg(fig)  # a renderer, so that text sizes can be measured
     fig.canvas.draw()  # lays the figure out once...
     fig.set_layout_engine("none")  # ...and keeps it, so that the positions found stay true
+    if not hasattr(fig.canvas, "get_renderer"):  # a closed figure: draw it with Agg, as shown
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
     renderer = fig.canvas.get_renderer()
     frame = fig.bbox  # labels may leave the axes, not the figure
     taken = [

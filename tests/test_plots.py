@@ -1,3 +1,4 @@
+import pytest
 import torch
 from matplotlib.figure import Figure
 
@@ -151,3 +152,31 @@ def test_the_live_loss_axis_reads_as_plain_numbers_from_the_first_batches_on():
         assert all(float(t) > 0 for t in labels), labels  # 2.2, 0.1: no 10^-1 or 2×10^0
         if history is first_batches:
             assert "2.2" in labels, labels
+
+
+def test_text_sizes_follow_the_font_the_dpi_and_the_shrinking_to_the_display_width():
+    fig = cu.plots._figure(4, 3)
+    fig.set_dpi(100)
+    ax = fig.subplots()
+    ax.set_title("title", fontsize=12)
+    ax.text(0.5, 0.5, "tiny", fontsize=6)
+    sizes = dict(cu.plots.text_sizes(fig, width_px=10_000))  # narrow: shown at its own size
+    assert sizes["title"] == pytest.approx(12 * 100 / 96)  # pt at 100 dpi, seen at 96 px/inch
+    assert sizes["tiny"] == pytest.approx(6 * 100 / 96)
+    assert [t for t, _ in cu.plots.small_texts(fig, width_px=10_000)] == ["tiny"]
+    wide = cu.plots._figure(20, 3)  # 2,000 pixels and more, shrunk into 900: 12 pt becomes <6
+    wide.set_dpi(100)
+    wide.subplots().set_title("title", fontsize=12)
+    shrunk = dict(cu.plots.text_sizes(wide, width_px=900))["title"]
+    assert shrunk < 12 * 100 / 96 * 900 / 2000 * 1.01
+    assert "title" in dict(cu.plots.small_texts(wide, width_px=900))
+
+
+def test_the_png_formatter_reports_small_texts_only_when_asked(monkeypatch):
+    fig = cu.plots._figure(4, 3)
+    fig.subplots().text(0.5, 0.5, "tiny", fontsize=5)
+    monkeypatch.delenv("COURSE_FIGURE_AUDIT", raising=False)
+    assert isinstance(cu.plots._png_with_text_sizes(fig), bytes)
+    monkeypatch.setenv("COURSE_FIGURE_AUDIT", "1")
+    png, metadata = cu.plots._png_with_text_sizes(fig)
+    assert png.startswith(b"\x89PNG") and [t for t, _ in metadata["course_small_texts"]] == ["tiny"]
