@@ -129,6 +129,12 @@ def _open_and_run_all(page, url: str, notebook: str, timeout_s: float, shot: Pat
         " || document.querySelector('.jp-KernelStatus') !== null",
         timeout=60_000,
     )
+    # jupyterlab-slideshow remembers in the user's settings that it was presenting: stop it, so
+    # that the menus show (the app is exposed only when the lab runs with expose_app_in_browser)
+    page.evaluate(
+        "() => window.jupyterapp && document.body.dataset.jpDeckMode === 'presenting'"
+        " && window.jupyterapp.commands.execute('deck:stop')"
+    )
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     try:
@@ -251,6 +257,16 @@ SLIDE = """() => {
         scrollTop: (nb.node.querySelector('.jp-WindowedPanel-outer') || nb.node).scrollTop,
     };
 }"""
+OUTPUT_WIDTH = """() => Math.max(0, ...[...document.querySelectorAll('.jp-OutputArea-output')]
+    .map(o => o.getBoundingClientRect().width))"""
+
+
+def cu_plots_width() -> int:
+    from course_utils.plots import DISPLAY_WIDTH_PX
+
+    return DISPLAY_WIDTH_PX
+
+
 FRIENDLY = "run this notebook in JupyterLab or Colab to use it"
 ALL_NOTEBOOKS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 
@@ -277,10 +293,11 @@ def _reach_the_bottom(page, slide: dict, height: int) -> bool:
 
 
 def _next_slide(page, cells: list[int]) -> bool:
-    """Press forward until other cells show; False if they never do (the last slide)."""
-    for _ in range(len(cells) + 2):
-        _command(page, "deck:forward", 0.2)
-        for _ in range(8):
+    """The next slide, as the presenter's remote reaches it: down into a sub-slide if there is
+    one, else forward (which may first step through a tall slide's cells). False on the last."""
+    for command in ["deck:down"] + ["deck:forward"] * (len(cells) + 2):
+        _command(page, command, 0.2)
+        for _ in range(6):
             if page.evaluate(SLIDE)["cells"] not in ([], cells):
                 return True
             time.sleep(0.25)
@@ -291,9 +308,7 @@ def _walk(page, height: int) -> list[dict]:
     """Every slide from the first to the last, each measured and, when tall, scrolled."""
     page.evaluate("window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0")
     _command(page, "deck:start", 2.0)
-    page.wait_for_selector(
-        "body[data-jp-deck-mode='presenting']", state="attached", timeout=30_000
-    )
+    page.wait_for_selector("body[data-jp-deck-mode='presenting']", state="attached", timeout=30_000)
     slides = []
     for _ in range(300):
         slide = page.evaluate(SLIDE)
@@ -323,11 +338,20 @@ def test_every_slide_fits_or_scrolls_and_shows_widgets_not_their_repr(
     kinds = [c["metadata"].get("slideshow", {}).get("slide_type") for c in cells]
     skipped = {k for k, kind in enumerate(kinds) if kind == "skip"}
     starts = [k for k, kind in enumerate(kinds) if kind in ("slide", "subslide")]
+    lab_width = page.evaluate(OUTPUT_WIDTH)  # where figures are shown, in the notebook view
     slides = _walk(page, height)
+    slide_width = page.evaluate(OUTPUT_WIDTH)  # and on the slides
+    # plots.small_texts measures figures at DISPLAY_WIDTH_PX: no wider than either view
+    assert cu_plots_width() <= min(lab_width, slide_width), (lab_width, slide_width)
     name = notebook.split(".")[0]
     page.screenshot(path=str(tmp_path / f"{name}_last_slide.png"))
     report = [(s["heading"][:40], s["cells"], s["fits"], s["scrolls"]) for s in slides]
-    print(f"{notebook}: {len(slides)} slides, console errors: {errors}", *report, sep="\n  ")
+    print(
+        f"{notebook}: {len(slides)} slides, outputs {lab_width:.0f} px wide in the notebook, "
+        f"{slide_width:.0f} on slides, console errors: {errors}",
+        *report,
+        sep="\n  ",
+    )
     assert slides[0]["heading"] == cells[0]["source"][0].lstrip("# ").strip()  # the title
     assert [s["cells"][0] for s in slides] == [k for k in starts if k not in skipped], report
     for slide in slides:
@@ -347,6 +371,7 @@ def test_every_slide_fits_or_scrolls_and_shows_widgets_not_their_repr(
         _command(page, "deck:start", 2.0)
         page.screenshot(path=str(tmp_path / f"{name}_widget_slide.png"))
     # The course's own errors in the browser: a widget that failed to render says so there.
+    _command(page, "deck:stop", 1.0)
+    page.close()
     ours = [e for e in errors if "widget" in e.lower() or "course_utils" in e]
     assert ours == [], ours
-    page.close()
