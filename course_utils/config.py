@@ -195,7 +195,14 @@ class Progress:
 
     def _text(self) -> str:
         elapsed = time.perf_counter() - self.start
-        rate = f", {self.n / elapsed:,.0f} {self.unit}/s" if elapsed > 0 and self.n else ""
+        rate = ""
+        if elapsed > 0 and self.n:  # slow steps (a network each) read as seconds per step
+            per_second = self.n / elapsed
+            rate = (
+                f", {per_second:,.0f} {self.unit}/s"
+                if per_second >= 1
+                else f", {elapsed / self.n:,.1f} s per {self.unit.removesuffix('s')}"
+            )
         done = f"{self.n / self.total:.0%}" if self.total else "100%"
         tail = f", {self.postfix}" if self.postfix else ""
         counts = f"{self.n:,}/{self.total:,} {self.unit}, {elapsed:.1f} s{rate}{tail}"

@@ -6,11 +6,13 @@ as the cell's value or through display(), and tests can inspect it without a scr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib import ticker
 from matplotlib.figure import Figure
 
 DIGITS = [str(d) for d in range(10)]
@@ -25,7 +27,7 @@ def show_figures_as_png() -> bool:
     """
     try:
         from IPython import get_ipython
-        from IPython.core.pylabtools import print_figure
+        from IPython.core.pylabtools import print_figure  # noqa: F401 - in _png_with_text_sizes
     except ImportError:
         return False
     shell = get_ipython()
@@ -38,8 +40,52 @@ def show_figures_as_png() -> bool:
             return True  # the inline backend (or the user) already shows figures
         except KeyError:
             continue
-    formatters["image/png"].for_type(Figure, lambda fig: print_figure(fig, "png"))
+    formatters["image/png"].for_type(Figure, _png_with_text_sizes)
     return True
+
+
+# The width, in CSS pixels, at which JupyterLab shows an output at 1280 pixels wide with the file
+# browser open: 848 measured, against 1,119 on a 1280x720 slide. tests/test_browser.py measures
+# both in the real JupyterLab and checks this value. A wider PNG is shrunk to it.
+DISPLAY_WIDTH_PX = 840
+MIN_DISPLAY_PT = 8.0  # the smallest text a reader should meet, at the size it is shown
+
+
+def text_sizes(fig: Figure, *, width_px: float = DISPLAY_WIDTH_PX) -> list[tuple[str, float]]:
+    """Every visible text in `fig` with its size in points as displayed: drawn at the figure's
+    dpi, cropped tight as IPython saves it, then shrunk to `width_px` if wider (1 CSS pixel is
+    0.75 pt)."""
+    if not hasattr(fig.canvas, "get_renderer"):  # a closed figure: draw it with Agg, as shown
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    png_width = fig.get_tightbbox(renderer).width * fig.dpi
+    scale = min(1.0, width_px / png_width) if png_width else 1.0
+    return [
+        (t.get_text(), t.get_fontsize() * fig.dpi / 72 * scale * 0.75)
+        for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))
+        if t.get_visible() and t.get_text().strip() and t.get_window_extent(renderer).width > 0
+    ]
+
+
+def small_texts(fig: Figure, *, width_px: float = DISPLAY_WIDTH_PX) -> list[tuple[str, float]]:
+    """The texts of `fig` smaller than MIN_DISPLAY_PT where the notebook shows it."""
+    return [
+        (t, round(pt, 1)) for t, pt in text_sizes(fig, width_px=width_px) if pt < MIN_DISPLAY_PT
+    ]
+
+
+def _png_with_text_sizes(fig: Figure):
+    """The PNG IPython shows; with COURSE_FIGURE_AUDIT=1 (the tests set it) its metadata lists
+    the texts too small to read at display size, which tests/conftest.py turns into a failure."""
+    from IPython.core.pylabtools import print_figure
+
+    png = print_figure(fig, "png")
+    if os.environ.get("COURSE_FIGURE_AUDIT") != "1" or png is None:
+        return png
+    return png, {"course_small_texts": small_texts(fig)}
 
 
 show_figures_as_png()
@@ -83,6 +129,7 @@ def draw_history(history, fig: Figure | None = None, *, epochs: int | None = Non
         acc_ax.set_title("accuracy")
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="training loss", xlim=(0, total))
     loss_ax.set_yscale("log")
+    _plain_log_ticks(loss_ax, history.batch_loss or history.train_loss)
     if history.batch_loss:
         loss_ax.legend(loc="upper right")
     acc_ax.set(xlabel="epoch", ylabel="accuracy", xlim=(0.5, total + 0.5))
@@ -93,6 +140,17 @@ def draw_history(history, fig: Figure | None = None, *, epochs: int | None = Non
 
 
 plot_history = draw_history
+
+
+def _plain_log_ticks(ax, values: Sequence[float]) -> None:
+    """Log-scale ticks as plain numbers (0.5, 1, 2), not 5×10⁻¹; within less than a decade, as
+    in the first batches of training, the in-between ticks are labelled too, so that the axis
+    never shows one lone label or none."""
+    plain = ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    finite = [v for v in values if np.isfinite(v) and v > 0]
+    narrow = bool(finite) and max(finite) / min(finite) < 10
+    ax.yaxis.set_minor_formatter(plain if narrow else ticker.NullFormatter())
 
 
 def plot_confusion_matrix(
@@ -283,11 +341,20 @@ def plot_comparison(histories: dict, *, title: str = "", train: bool | None = No
     return fig
 
 
-def plot_top_predictions(prediction, *, k: int = 10) -> Figure:
-    """A horizontal bar chart of the top-k class probabilities; says so if weights are untrained."""
+def plot_top_predictions(prediction, *, k: int = 10, image=None) -> Figure:
+    """A horizontal bar chart of the top-k class probabilities, beside `image` when given; says
+    so if the weights are untrained."""
     top = prediction.top[:k][::-1]
-    fig = _figure(6.5, 0.3 * len(top) + 1.0)
-    ax = fig.subplots()
+    height = 0.3 * len(top) + 1.0
+    if image is None:
+        fig = _figure(6.5, height)
+        ax = fig.subplots()
+    else:  # the photo that was classified, left of its scores
+        fig = _figure(10, max(height, 3.2))
+        photo, ax = fig.subplots(1, 2, width_ratios=[1, 1.6])
+        photo.imshow(image)
+        photo.set_axis_off()
+        photo.set_title(f"{image.width} × {image.height} pixels")
     color = "#0072b2" if prediction.is_pretrained else "#999999"
     ax.barh([name for name, _ in top], [p for _, p in top], color=color)
     ax.set(xlim=(0, 1), xlabel="probability")
@@ -526,6 +593,10 @@ def _place_labels(ax, points: Sequence[tuple[float, float]], texts: Sequence[str
     FigureCanvasAgg(fig)  # a renderer, so that text sizes can be measured
     fig.canvas.draw()  # lays the figure out once...
     fig.set_layout_engine("none")  # ...and keeps it, so that the positions found stay true
+    if not hasattr(fig.canvas, "get_renderer"):  # a closed figure: draw it with Agg, as shown
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
     renderer = fig.canvas.get_renderer()
     frame = fig.bbox  # labels may leave the axes, not the figure
     taken = [

@@ -28,6 +28,20 @@ from .train import as_tensors, predict
 IPYWIDGETS_MAJOR = int(W.__version__.split(".")[0])
 
 
+class _Friendly:
+    """Where widgets can't render (a RISE slide, a static copy, a kernel without the widget
+    manager), the front end shows the widget's text form: a sentence, never a repr of children.
+
+    ipywidgets 7 and 8 both put `repr(widget)` in the display's text/plain (cut at 110
+    characters), so `__repr__` is the one place that works everywhere.
+    """
+
+    what = "Interactive explorer"
+
+    def __repr__(self) -> str:
+        return f"{self.what}: run this notebook in JupyterLab or Colab to use it."
+
+
 def uploaded_files(value) -> list[tuple[str, bytes]]:
     """(name, content) of each file in a FileUpload's value, in either ipywidgets' format.
 
@@ -68,12 +82,14 @@ def _replace(output: W.Output, *figures) -> None:
             display(figure)
 
 
-class DigitExplorer(W.VBox):
+class DigitExplorer(_Friendly, W.VBox):
     """Pick a test digit; see it, the network's ten probabilities and its feature maps.
 
     Tests drive it from Python: set `.picker.value`, then read `.summary.value`,
     `.probabilities` and `.feature_maps`.
     """
+
+    what = "Digit explorer"
 
     def __init__(
         self,
@@ -202,13 +218,15 @@ class _Watched:
         self._good = [c.value for c in self._controls]
 
 
-class ImagePicker(W.VBox):
+class ImagePicker(_Friendly, W.VBox):
     """The sample photos in a dropdown, plus a file upload; `.image` is the chosen RGB image.
 
     A file that can't be read, an image of unusable proportions, or an error while the
     explorers show a new image: each leaves the last good image in place (the explorers are
     shown it again) and says why in `.status`.
     """
+
+    what = "Image picker"
 
     def __init__(self, value: str = "cat") -> None:
         self.samples = sample_images()
@@ -265,8 +283,10 @@ class ImagePicker(W.VBox):
         send_upload(self.upload, data, name)
 
 
-class AugmentationExplorer(W.VBox):
+class AugmentationExplorer(_Friendly, W.VBox):
     """AlexNet's augmentations by hand: crop position in the central 256 square, flip, PCA α's."""
+
+    what = "Augmentation explorer"
 
     def __init__(self, image: str = "cat", *, size: int = 224, resize: int = 256) -> None:
         self.size, self.resize = size, resize
@@ -317,12 +337,14 @@ def augmentation_explorer(image: str = "cat") -> AugmentationExplorer:
     return AugmentationExplorer(image)
 
 
-class ClassifierExplorer(_Watched, W.VBox):
-    """Pick a photo and a pretrained model; see the top 15 classes as on the slide.
+class ClassifierExplorer(_Friendly, _Watched, W.VBox):
+    """Pick a photo and a pretrained model; see it beside its top 15 classes, as on the slide.
 
     Models that were loaded are kept, so switching back is instant. Tests read
-    `.prediction`, `.table.value` and `.status.value`.
+    `.prediction`, `.table.value`, `.figure` and `.status.value`.
     """
+
+    what = "Classifier explorer"
 
     def __init__(self, model: str = "resnet50", image: str = "cat", *, k: int = 15) -> None:
         self.k = k
@@ -370,7 +392,9 @@ class ClassifierExplorer(_Watched, W.VBox):
         )
         caption = "" if model.is_pretrained else "<caption>untrained weights</caption>"
         self.table.value = f"<table>{caption}{rows}</table>"
-        _replace(self.output, plots.plot_top_predictions(self.prediction))
+        # the photo beside its scores; the chart shows the same k classes as the table
+        self.figure = plots.plot_top_predictions(self.prediction, k=self.k, image=self.picker.image)
+        _replace(self.output, self.figure)
 
 
 def classifier_explorer(model: str = "resnet50", image: str = "cat") -> ClassifierExplorer:
@@ -378,8 +402,10 @@ def classifier_explorer(model: str = "resnet50", image: str = "cat") -> Classifi
     return ClassifierExplorer(model, image)
 
 
-class HeatmapExplorer(_Watched, W.VBox):
+class HeatmapExplorer(_Friendly, _Watched, W.VBox):
     """Where in a photo does a network see a class? Pick image, model, class and scale."""
+
+    what = "Heatmap explorer"
 
     MODELS = ("alexnet", "vgg16", "vgg19")
 
@@ -494,11 +520,13 @@ def mnist_style(ink: torch.Tensor) -> torch.Tensor:
     return out.clamp(0, 1)[None]
 
 
-class DrawingPad(W.HBox):
+class DrawingPad(_Friendly, W.HBox):
     """Draw a digit with the mouse; LeNet5's ten probabilities follow as you draw.
 
     Tests and scripts can draw too: `pad.draw([(x0, y0), (x1, y1), ...])` is one stroke.
     """
+
+    what = "Drawing pad"
 
     SIZE = 280  # pixels on screen: ten per MNIST pixel
     PEN = 22  # stroke width, about two MNIST pixels, like MNIST's pen
@@ -618,7 +646,7 @@ def _last_conv(model: nn.Module) -> str:
     return names[-1]
 
 
-class FamilyExplorer(_Watched, W.VBox):
+class FamilyExplorer(_Friendly, _Watched, W.VBox):
     """Pick a family and a test image; see its prediction, its class activation map (for the
     families with a global-average-pooling head) and the maps of its last convolution.
 
@@ -626,6 +654,8 @@ class FamilyExplorer(_Watched, W.VBox):
     `.model` is used). Tests drive it from Python: set `.family.value` or `.index.value`, then
     read `.summary.value`, `.probabilities`, `.cam` and `.maps`.
     """
+
+    what = "Family explorer"
 
     def __init__(self, models: dict, dataset, *, family: str | None = None, index: int = 0):
         from . import families

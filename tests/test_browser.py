@@ -45,13 +45,19 @@ def _free_port() -> int:
 def lab(tmp_path_factory):
     """A JupyterLab server on a free localhost port, over a copy of the notebooks."""
     root = tmp_path_factory.mktemp("lab")
-    for name in ("01_lenet_mnist.ipynb", "03_vgg_pretrained.ipynb", "07_resnext.ipynb"):
-        shutil.copy(NOTEBOOKS / name, root / name)
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        shutil.copy(path, root / path.name)
     # Render every cell: JupyterLab 4 otherwise draws only the cells in view.
     settings = root / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     (settings / "tracker.jupyterlab-settings").write_text(
         '{"windowingMode": "none"}', encoding="utf-8"
+    )
+    # No "Would you like to get notified about news?" toast over the slides' corner.
+    news = root / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}', encoding="utf-8"
     )
     port = _free_port()
     log = open(root / "jupyterlab.log", "w", encoding="utf-8")  # noqa: SIM115 - closed below
@@ -72,6 +78,8 @@ def lab(tmp_path_factory):
             f"--LabApp.workspaces_dir={root / 'workspaces'}",
             f"--LabApp.user_settings_dir={root / 'settings'}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            # window.jupyterapp: the slides are driven by the app's own commands (deck:start…)
+            "--LabApp.expose_app_in_browser=True",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -120,6 +128,12 @@ def _open_and_run_all(page, url: str, notebook: str, timeout_s: float, shot: Pat
         "() => document.querySelector('.jp-Notebook-ExecutionIndicator') !== null"
         " || document.querySelector('.jp-KernelStatus') !== null",
         timeout=60_000,
+    )
+    # jupyterlab-slideshow remembers in the user's settings that it was presenting: stop it, so
+    # that the menus show (the app is exposed only when the lab runs with expose_app_in_browser)
+    page.evaluate(
+        "() => window.jupyterapp && document.body.dataset.jpDeckMode === 'presenting'"
+        " && window.jupyterapp.commands.execute('deck:stop')"
     )
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
@@ -218,62 +232,146 @@ def test_drawing_pad_shows_probabilities_live(lab, browser, tmp_path):
     page.close()
 
 
-# Reveal marks the present slide, and the vertical stack around it, "present". Settled: both have
-# finished moving in (RISE's default transition slides and fades them in).
-PRESENT = ".reveal .slides section.present:not(.stack)"
-SETTLED = """() => {
-    const present = [...document.querySelectorAll('.reveal .slides section.present')];
-    return present.length > 0 && present.every(
-        s => s.getAnimations().length === 0 && getComputedStyle(s).opacity === '1');
+# --- presenting: every notebook as slides, at the presenter's 1280 x 720 -------------------
+
+SLIDE = """() => {
+    const nb = window.jupyterapp.shell.currentWidget.content;
+    const cells = [...nb.node.querySelectorAll('.jp-Cell')];
+    const shown = cells.map((c, i) => [c, i])
+        .filter(([c]) => c.classList.contains('jp-deck-mod-visible'));
+    const boxes = shown.map(([c]) => c.getBoundingClientRect());
+    const widgets = shown.flatMap(([c]) => [...c.querySelectorAll('.jupyter-widgets')])
+        .filter(w => w.getBoundingClientRect().width > 0);
+    const outputs = shown.flatMap(([c]) => [...c.querySelectorAll('.jp-OutputArea-output')]);
+    return {
+        active: nb.activeCellIndex,
+        cells: shown.map(([, i]) => i),
+        top: Math.min(...boxes.map(b => b.top)),
+        bottom: Math.max(...boxes.map(b => b.bottom)),
+        text: shown.map(([c]) => c.innerText).join('\\n'),
+        widgetViews: widgets.length,
+        widgetOutputs: outputs.filter(o => o.getAttribute('data-mime-type') ===
+            'application/vnd.jupyter.widget-view+json').length,
+        heading: ((shown.map(([c]) => c.querySelector('h1, h2, h3')).find(h => h) || {})
+            .innerText || '').replace('¶', '').trim(),
+        scrollTop: (nb.node.querySelector('.jp-WindowedPanel-outer') || nb.node).scrollTop,
+    };
 }"""
+OUTPUT_WIDTH = """() => Math.max(0, ...[...document.querySelectorAll('.jp-OutputArea-output')]
+    .map(o => o.getBoundingClientRect().width))"""
 
 
-def test_slideshow_shows_heading_code_and_output(lab, browser, tmp_path):
-    """Run 07 in JupyterLab, save it, present it with RISE, run the slide's code cell there."""
+def cu_plots_width() -> int:
+    from course_utils.plots import DISPLAY_WIDTH_PX
+
+    return DISPLAY_WIDTH_PX
+
+
+FRIENDLY = "run this notebook in JupyterLab or Colab to use it"
+ALL_NOTEBOOKS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+
+
+def _command(page, command: str, pause: float = 0.6) -> None:
+    page.evaluate(f"window.jupyterapp.commands.execute('{command}')")
+    time.sleep(pause)
+
+
+def _reach_the_bottom(page, slide: dict, height: int) -> bool:
+    """Scroll a slide taller than the screen with the mouse wheel, as a presenter would: True
+    when its last cell's bottom comes into view."""
+    page.mouse.move(640, height // 2)
+    for _ in range(40):
+        page.mouse.wheel(0, 400)
+        time.sleep(0.15)
+        now = page.evaluate(SLIDE)
+        if now["bottom"] <= height + 2:
+            return True
+        if now["scrollTop"] == slide["scrollTop"]:
+            return False  # the wheel moved nothing
+        slide = now
+    return False
+
+
+def _next_slide(page, cells: list[int]) -> bool:
+    """The next slide, as the presenter's remote reaches it: down into a sub-slide if there is
+    one, else forward (which may first step through a tall slide's cells). False on the last."""
+    for command in ["deck:down"] + ["deck:forward"] * (len(cells) + 2):
+        _command(page, command, 0.2)
+        for _ in range(6):
+            if page.evaluate(SLIDE)["cells"] not in ([], cells):
+                return True
+            time.sleep(0.25)
+    return False
+
+
+def _walk(page, height: int) -> list[dict]:
+    """Every slide from the first to the last, each measured and, when tall, scrolled."""
+    page.evaluate("window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0")
+    _command(page, "deck:start", 2.0)
+    page.wait_for_selector("body[data-jp-deck-mode='presenting']", state="attached", timeout=30_000)
+    slides = []
+    for _ in range(300):
+        slide = page.evaluate(SLIDE)
+        slide["fits"] = slide["bottom"] - slide["top"] <= height + 2
+        slide["scrolls"] = not slide["fits"] and _reach_the_bottom(page, slide, height)
+        slides.append(slide)
+        # deck:forward may step through a tall slide's cells before it leaves the slide
+        if not _next_slide(page, slide["cells"]):
+            break  # the last slide: forward stays on it
+    return slides
+
+
+@pytest.mark.parametrize("notebook", ALL_NOTEBOOKS)
+def test_every_slide_fits_or_scrolls_and_shows_widgets_not_their_repr(
+    lab, browser, notebook, tmp_path
+):
+    """Present the notebook in jupyterlab-slideshow from its first slide to its last, after
+    running it, on a 1280 x 720 screen."""
     url, root = lab
-    notebook = "07_resnext.ipynb"
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    _open_and_run_all(page, url, notebook, 180, tmp_path / "failed.png")
+    width, height = 1280, 720
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    _open_and_run_all(page, url, notebook, 420, tmp_path / "failed.png")
     assert _problems(page) == []
-    page.keyboard.press("Control+s")  # saved outputs are what a slideshow opens with
-    deadline = time.time() + 30
-    while not json.loads((root / notebook).read_text(encoding="utf-8"))["cells"][3]["outputs"]:
-        assert time.time() < deadline, "the notebook was not saved with its outputs"
-        time.sleep(0.5)
-    # jupyterlab-rise serves the slideshow at /rise/<path>; it starts at the slide that holds
-    # cell activeCellIndex: cell 3, `cu.diagrams.resnext_block()`, on the slide "1. The block".
-    # It joins the notebook's running kernel, so that code on the slide runs there.
-    slides = browser.new_page(viewport={"width": 1400, "height": 1000})
-    slides.goto(f"{url}/rise/{notebook}?activeCellIndex=3")
-    present = slides.locator(PRESENT)
-    present.locator(".jp-OutputArea-output").first.wait_for(timeout=60_000)
-    slides.wait_for_function(SETTLED, timeout=30_000)
-    assert present.count() == 1
-    assert present.locator("h1, h2, h3").all_inner_texts() == ["1. The block"]
-    cell = present.locator(".jp-CodeCell").first
-    assert "cu.diagrams.resnext_block()" in cell.locator(".jp-InputArea").inner_text()
-    assert cell.locator(".jp-OutputArea-output img").count() == 1  # the saved diagram
-    # Present it live: select the cell (command mode) and Shift+Enter, RISE's "smart exec".
-    prompt = cell.locator(".jp-InputPrompt")
-    before = prompt.inner_text()
-    prompt.click()
-    slides.keyboard.press("Shift+Enter")
-    slides.wait_for_function(
-        "([p, before]) => !p.innerText.includes('*') && p.innerText !== before",
-        arg=[prompt.element_handle(), before],
-        timeout=30_000,
+    cells = json.loads((root / notebook).read_text(encoding="utf-8"))["cells"]
+    kinds = [c["metadata"].get("slideshow", {}).get("slide_type") for c in cells]
+    skipped = {k for k, kind in enumerate(kinds) if kind == "skip"}
+    starts = [k for k, kind in enumerate(kinds) if kind in ("slide", "subslide")]
+    lab_width = page.evaluate(OUTPUT_WIDTH)  # where figures are shown, in the notebook view
+    slides = _walk(page, height)
+    slide_width = page.evaluate(OUTPUT_WIDTH)  # and on the slides
+    # plots.small_texts measures figures at DISPLAY_WIDTH_PX: no wider than either view
+    assert cu_plots_width() <= min(lab_width, slide_width), (lab_width, slide_width)
+    name = notebook.split(".")[0]
+    page.screenshot(path=str(tmp_path / f"{name}_last_slide.png"))
+    report = [(s["heading"][:40], s["cells"], s["fits"], s["scrolls"]) for s in slides]
+    print(
+        f"{notebook}: {len(slides)} slides, outputs {lab_width:.0f} px wide in the notebook, "
+        f"{slide_width:.0f} on slides, console errors: {errors}",
+        *report,
+        sep="\n  ",
     )
-    slides.wait_for_function(SETTLED, timeout=30_000)
-    output = cell.locator(".jp-OutputArea-output")
-    assert output.count() == 1
-    assert output.get_attribute("data-mime-type") == "image/png"  # the diagram, drawn again
-    assert output.locator("img").bounding_box()["height"] > 300
-    stderr = present.locator(
-        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-    )
-    assert "Traceback" not in present.inner_text() and stderr.count() == 0
-    shot = tmp_path / "07_resnext_slide.png"
-    slides.screenshot(path=str(shot))
-    assert shot.stat().st_size > 10_000
-    slides.close()
+    assert slides[0]["heading"] == cells[0]["source"][0].lstrip("# ").strip()  # the title
+    assert [s["cells"][0] for s in slides] == [k for k in starts if k not in skipped], report
+    for slide in slides:
+        where = f"{notebook}, slide {slide['heading']!r} (cells {slide['cells']})"
+        assert not skipped & set(slide["cells"]), f"{where}: shows the setup cell or a solution"
+        assert slide["fits"] or slide["scrolls"], f"{where}: taller than the screen, no scroll"
+        assert "children=(" not in slide["text"], f"{where}: a widget's repr"
+        if slide["widgetOutputs"]:  # a live widget, or else its friendly sentence
+            assert slide["widgetViews"] or FRIENDLY in slide["text"], where
+    widget_slides = [s for s in slides if s["widgetOutputs"]]
+    if widget_slides:  # screenshot the first widget slide, as the presenter sees it
+        page.evaluate(
+            "k => window.jupyterapp.shell.currentWidget.content.activeCellIndex = k",
+            widget_slides[0]["cells"][0],
+        )
+        _command(page, "deck:stop", 1.0)
+        _command(page, "deck:start", 2.0)
+        page.screenshot(path=str(tmp_path / f"{name}_widget_slide.png"))
+    # The course's own errors in the browser: a widget that failed to render says so there.
+    _command(page, "deck:stop", 1.0)
     page.close()
+    ours = [e for e in errors if "widget" in e.lower() or "course_utils" in e]
+    assert ours == [], ours

@@ -105,6 +105,17 @@ def test_progress_in_a_notebook_keeps_its_final_state(monkeypatch):
     assert 'value="10" max="10"' in shown[-1]["text/html"]
 
 
+def test_progress_of_slow_steps_reads_as_seconds_each_not_zero_per_second(monkeypatch):
+    clock = iter([100.0, 130.0, 130.0])  # start, then two reads 30 s later: 3 nets in 30 s
+    monkeypatch.setattr(config.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(config, "in_notebook", lambda: False)
+    bar = config.Progress(9, desc="families", unit="nets", interval=0)
+    bar.n = 3
+    text = bar._text()
+    assert "10.0 s per net" in text and "0 nets/s" not in text, text
+    bar.bar.close()
+
+
 def test_reachable_says_no_at_once_for_a_closed_port_and_offline(monkeypatch):
     assert not config.reachable("http://127.0.0.1:9/file.pth", timeout=1)
     monkeypatch.setenv("COURSE_OFFLINE", "1")

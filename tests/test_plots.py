@@ -1,3 +1,4 @@
+import pytest
 import torch
 from matplotlib.figure import Figure
 
@@ -140,3 +141,63 @@ def test_branch_shares_one_panel_per_module_one_bar_per_branch_and_condition():
     heights = [[round(p.get_height(), 6) for p in ax.patches] for ax in fig.axes]
     assert heights == [[0.25] * 4 + [0.1, 0.6, 0.2, 0.1], [0.1, 0.2, 0.3, 0.4, 1.0, 0, 0, 0]]
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1×1", "3×3", "5×5", "pool"]
+
+
+def _visible_labels(ax) -> list[str]:
+    lo, hi = ax.get_ylim()
+    return [
+        label.get_text()
+        for minor in (False, True)
+        for loc, label in zip(
+            ax.get_yticks(minor=minor), ax.get_yticklabels(minor=minor), strict=True
+        )
+        if lo <= loc <= hi and label.get_text()
+    ]
+
+
+def test_the_live_loss_axis_reads_as_plain_numbers_from_the_first_batches_on():
+    from course_utils.train import History
+
+    first_batches = History(batch_loss=[2.31, 2.30, 2.28, 2.25, 2.2, 2.1])
+    later = History(
+        batch_loss=[2.3, 1.0, 0.3, 0.1, 0.05, 0.02],
+        train_loss=[0.5, 0.05],
+        train_accuracy=[0.8, 0.99],
+        test_accuracy=[0.8, 0.97],
+    )
+    for history in (first_batches, later):
+        fig = cu.plots.draw_history(history, epochs=3)
+        fig.canvas.draw()
+        labels = _visible_labels(fig.axes[0])
+        assert len(labels) >= 2, labels  # never one lone label, or none
+        assert all(float(t) > 0 for t in labels), labels  # 2.2, 0.1: no 10^-1 or 2×10^0
+        if history is first_batches:
+            assert "2.2" in labels, labels
+
+
+def test_text_sizes_follow_the_font_the_dpi_and_the_shrinking_to_the_display_width():
+    fig = cu.plots._figure(4, 3)
+    fig.set_dpi(100)
+    ax = fig.subplots()
+    ax.set_title("title", fontsize=12)
+    ax.text(0.5, 0.5, "tiny", fontsize=6)
+    sizes = dict(cu.plots.text_sizes(fig, width_px=10_000))  # narrow: shown at its own size
+    assert sizes["title"] == pytest.approx(12 * 100 / 96)  # pt at 100 dpi, seen at 96 px/inch
+    assert sizes["tiny"] == pytest.approx(6 * 100 / 96)
+    assert [t for t, _ in cu.plots.small_texts(fig, width_px=10_000)] == ["tiny"]
+    wide = cu.plots._figure(20, 3)  # 2,000 pixels and more, shrunk into 900: 12 pt becomes <6
+    wide.set_dpi(100)
+    wide.subplots().set_title("title", fontsize=12)
+    shrunk = dict(cu.plots.text_sizes(wide, width_px=900))["title"]
+    assert shrunk < 12 * 100 / 96 * 900 / 2000 * 1.01
+    assert "title" in dict(cu.plots.small_texts(wide, width_px=900))
+
+
+def test_the_png_formatter_reports_small_texts_only_when_asked(monkeypatch):
+    fig = cu.plots._figure(4, 3)
+    fig.subplots().text(0.5, 0.5, "tiny", fontsize=5)
+    monkeypatch.delenv("COURSE_FIGURE_AUDIT", raising=False)
+    assert isinstance(cu.plots._png_with_text_sizes(fig), bytes)
+    monkeypatch.setenv("COURSE_FIGURE_AUDIT", "1")
+    png, metadata = cu.plots._png_with_text_sizes(fig)
+    assert png.startswith(b"\x89PNG") and [t for t, _ in metadata["course_small_texts"]] == ["tiny"]

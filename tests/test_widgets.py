@@ -297,3 +297,52 @@ def test_family_explorer_keeps_working_after_an_error(digits, monkeypatch):
     monkeypatch.undo()
     explorer.index.value = 4
     assert explorer.status.value == "" and explorer.index.value == 4
+
+
+def _shown_text(widget) -> str:
+    """What a front end without the widget manager shows: the display's text/plain."""
+    bundle = getattr(widget, "_repr_mimebundle_", None)  # ipywidgets 8; 7 displays repr()
+    return bundle()["text/plain"] if callable(bundle) else repr(widget)
+
+
+def test_every_explorer_shows_a_friendly_sentence_where_widgets_cannot_render(
+    digits, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    _, test = digits
+    lenet = cu.LeNet5().eval()
+    widgets = [
+        cu.widgets.digit_explorer(lenet, test),
+        cu.widgets.ImagePicker("cat"),
+        cu.widgets.augmentation_explorer("cat"),
+        cu.widgets.ClassifierExplorer("resnet18", "cat", k=5),
+        cu.widgets.HeatmapExplorer("alexnet", "cat"),
+        cu.widgets.drawing_pad(lenet),
+        cu.widgets.family_explorer({"LeNet5": cu.families.build("LeNet5")}, test),
+    ]
+    for widget in widgets:
+        text = _shown_text(widget)
+        name = type(widget).__name__
+        assert "children=(" not in text and name not in text, text
+        assert text.endswith("run this notebook in JupyterLab or Colab to use it."), text
+        assert len(text) <= 110, text  # ipywidgets cuts text/plain at 110 characters
+    import ipywidgets  # a plain widget keeps its own repr: only the course's explorers change
+
+    assert "Dropdown(" in repr(ipywidgets.Dropdown(options=["a"]))
+
+
+def test_the_classifier_explorer_shows_the_photo_beside_the_same_top_k(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    explorer = cu.widgets.ClassifierExplorer("resnet18", "cat", k=15)
+    photo, bars = explorer.figure.axes
+    shown = photo.images[0].get_array()
+    assert shown.shape[:2] == (explorer.picker.image.height, explorer.picker.image.width)
+    assert len(bars.patches) == explorer.table.value.count("<tr>") == 15
+    assert [t.get_text() for t in bars.get_yticklabels()][::-1] == [
+        c for c, _ in explorer.prediction.top
+    ]
+    explorer.picker.dropdown.value = "rocket"  # a new photo is shown, not only named
+    photo, _ = explorer.figure.axes
+    assert photo.images[0].get_array().shape[:2] == (427, 640)
