@@ -282,7 +282,7 @@ def paper_resnet(depth: int) -> nn.Module:
 class PreActBasicBlock(nn.Module):
     """The full pre-activation block (He et al. 2016, fig. 4e): BN, ReLU, conv, twice, + x.
 
-    Nothing follows the addition, so the identity path stays clean (He et al. 2016, §3-4).
+    Nothing follows the addition, so the identity path stays clean (He et al. 2016, §2 and §4).
     """
 
     def __init__(self, channels: int) -> None:
