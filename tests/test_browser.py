@@ -304,11 +304,13 @@ def _next_slide(page, cells: list[int]) -> bool:
     return False
 
 
-def _walk(page, height: int) -> list[dict]:
-    """Every slide from the first to the last, each measured and, when tall, scrolled."""
+def _walk(page, height: int, first_shot: Path) -> list[dict]:
+    """Every slide from the first to the last, each measured and, when tall, scrolled; a
+    screenshot of the first, the title slide."""
     page.evaluate("window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0")
     _command(page, "deck:start", 2.0)
     page.wait_for_selector("body[data-jp-deck-mode='presenting']", state="attached", timeout=30_000)
+    page.screenshot(path=str(first_shot))
     slides = []
     for _ in range(300):
         slide = page.evaluate(SLIDE)
@@ -339,11 +341,11 @@ def test_every_slide_fits_or_scrolls_and_shows_widgets_not_their_repr(
     skipped = {k for k, kind in enumerate(kinds) if kind == "skip"}
     starts = [k for k, kind in enumerate(kinds) if kind in ("slide", "subslide")]
     lab_width = page.evaluate(OUTPUT_WIDTH)  # where figures are shown, in the notebook view
-    slides = _walk(page, height)
+    name = notebook.split(".")[0]
+    slides = _walk(page, height, tmp_path / f"{name}_first_slide.png")
     slide_width = page.evaluate(OUTPUT_WIDTH)  # and on the slides
     # plots.small_texts measures figures at DISPLAY_WIDTH_PX: no wider than either view
     assert cu_plots_width() <= min(lab_width, slide_width), (lab_width, slide_width)
-    name = notebook.split(".")[0]
     page.screenshot(path=str(tmp_path / f"{name}_last_slide.png"))
     report = [(s["heading"][:40], s["cells"], s["fits"], s["scrolls"]) for s in slides]
     print(
