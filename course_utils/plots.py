@@ -580,7 +580,9 @@ _OFFSETS = [(5, 3), (5, -10), (-5, 3), (-5, -10), (0, 8), (0, -15), (9, -3), (-9
 _CANDIDATES = [(dx * r, dy * r) for r in (1, 2, 3, 4, 6) for dx, dy in _OFFSETS]
 
 
-def _place_labels(ax, points: Sequence[tuple[float, float]], texts: Sequence[str]) -> list:
+def _place_labels(
+    ax, points: Sequence[tuple[float, float]], texts: Sequence[str], *, fontsize: float = 7
+) -> list:
     """Write each text next to its point where it overlaps no other label and no point.
 
     Candidate offsets are tried nearest first, in display space after the figure's layout is
@@ -593,10 +595,6 @@ def _place_labels(ax, points: Sequence[tuple[float, float]], texts: Sequence[str
     FigureCanvasAgg(fig)  # a renderer, so that text sizes can be measured
     fig.canvas.draw()  # lays the figure out once...
     fig.set_layout_engine("none")  # ...and keeps it, so that the positions found stay true
-    if not hasattr(fig.canvas, "get_renderer"):  # a closed figure: draw it with Agg, as shown
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        FigureCanvasAgg(fig)
     renderer = fig.canvas.get_renderer()
     frame = fig.bbox  # labels may leave the axes, not the figure
     taken = [
@@ -611,7 +609,7 @@ def _place_labels(ax, points: Sequence[tuple[float, float]], texts: Sequence[str
             points[k],
             xytext=(dx, dy),
             textcoords="offset points",
-            fontsize=7,
+            fontsize=fontsize,
             ha="left" if dx >= 0 else "right",
             arrowprops=dict(arrowstyle="-", color="#999999", lw=0.5) if far else None,
         )
@@ -691,7 +689,7 @@ def plot_model_zoo(rows: Sequence[dict]) -> Figure:
     return fig
 
 
-def _zoo_axes(ax, rows: Sequence[dict], *, title: str = "") -> None:
+def _zoo_axes(ax, rows: Sequence[dict], *, title: str = "", fontsize: float = 7) -> None:
     _accuracy_chart(
         ax, rows, area=4, legend="family (hollow, *: torchvision's new training recipe)"
     )
@@ -706,18 +704,23 @@ def _zoo_axes(ax, rows: Sequence[dict], *, title: str = "") -> None:
         ax,
         [(r["macs"], r["top1"]) for r in rows],
         [r["name"] + ("*" if r["recipe"] == "new" else "") for r in rows],
+        fontsize=fontsize,
     )
 
 
 def plot_race(rows: Sequence[dict], zoo: Sequence[dict] | None = None, *, data: str = "") -> Figure:
     """The lecture's chart from your own runs: test accuracy against multiply-adds, marker area
     for parameters, one colour per family; with `zoo` (rows as plot_model_zoo takes them),
-    torchvision's ImageNet chart beside it, in the same colours.
+    torchvision's ImageNet chart below it, in the same colours.
 
     Each row of `rows`: name, family, macs (×10⁶), params (thousands), top1 (%).
     """
-    fig = _figure(17 if zoo else 8, 7.5 if zoo else 6.5)
-    axes = fig.subplots(1, 2 if zoo else 1, squeeze=False)[0]
+    # One column as wide as JupyterLab shows an output (DISPLAY_WIDTH_PX at 100 dpi), the
+    # ImageNet chart below: side by side, the pair was shrunk to half size and its labels to 4 pt.
+    width = DISPLAY_WIDTH_PX / 100
+    fig = _figure(width, 14.5 if zoo else 6.5)
+    rows_of = dict(height_ratios=[1, 1.4]) if zoo else {}
+    axes = fig.subplots(2 if zoo else 1, 1, squeeze=False, gridspec_kw=rows_of)[:, 0]
     ax = axes[0]
     largest = max(r["params"] for r in rows)
     _accuracy_chart(ax, rows, area=900 / largest, legend=None)  # the largest: 900 pt²
@@ -729,11 +732,14 @@ def plot_race(rows: Sequence[dict], zoo: Sequence[dict] | None = None, *, data: 
         title=f"Your runs{': ' + data if data else ''} (area: parameters)",
     )
     if zoo:  # every title and label set before the labels are placed: they fix the layout
-        _zoo_axes(axes[1], zoo, title="ImageNet: torchvision's weights (area: parameters)")
+        _zoo_axes(
+            axes[1], zoo, title="ImageNet: torchvision's weights (area: parameters)", fontsize=7.8
+        )
     _place_labels(
         ax,
         [(r["macs"], r["top1"]) for r in rows],
         [f"{r['name']} ({r['params']:,.0f}k)" for r in rows],
+        fontsize=8.5,
     )
     return fig
 

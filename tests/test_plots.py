@@ -84,6 +84,8 @@ def test_race_chart_beside_imagenet_in_the_same_family_colours():
         boxes = [Text.get_window_extent(label, renderer) for label in ax.texts]
         assert not any(a.overlaps(b) for k, a in enumerate(boxes) for b in boxes[k + 1 :])
         assert all(fig.bbox.contains(b.x0, b.y0) and fig.bbox.contains(b.x1, b.y1) for b in boxes)
+    # and large enough to read where JupyterLab shows the chart (8 pt and more)
+    assert cu.plots.small_texts(fig) == []
 
 
 def test_first_filters_one_row_per_network_each_filter_on_its_own_scale():
