@@ -7,6 +7,7 @@ import html
 import itertools
 import os
 import random
+import re
 import socket
 import sys
 import threading
@@ -113,11 +114,47 @@ def in_notebook() -> bool:
     return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
 
 
+DEVICE_NAMES = "cpu, cuda, cuda:N (the GPU's number) or mps"
+
+
+class DeviceSettingError(ValueError):
+    """COURSE_DEVICE names no device, or one that this machine does not have."""
+
+
+def forced_device(value: str) -> torch.device:
+    """The device that COURSE_DEVICE=`value` asks for, checked: a clear message, not torch's."""
+    fix = "set COURSE_DEVICE=cpu, or unset it to use the fastest device here"
+    if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", value):
+        raise DeviceSettingError(
+            f"COURSE_DEVICE={value!r} is not a device name: set it to one of {DEVICE_NAMES}, "
+            "in lower case without spaces, or unset it to use the fastest device here."
+        )
+    dev = torch.device(value)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceSettingError(
+            f"COURSE_DEVICE={value!r}, but torch finds no CUDA GPU here "
+            f"(torch.cuda.is_available() is False): {fix}."
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise DeviceSettingError(
+            f"COURSE_DEVICE={value!r}, but this machine has {torch.cuda.device_count()} CUDA "
+            f"GPU(s), numbered from 0: {fix}."
+        )
+    mps = getattr(torch.backends, "mps", None)
+    if dev.type == "mps" and (mps is None or not mps.is_available()):
+        raise DeviceSettingError(
+            f"COURSE_DEVICE={value!r}, but there is no Apple GPU here "
+            f"(torch.backends.mps.is_available() is False): {fix}."
+        )
+    return dev
+
+
 def device() -> torch.device:
-    """The fastest device here: CUDA, then Apple MPS, then CPU ($COURSE_DEVICE overrides)."""
+    """The fastest device here: CUDA, then Apple MPS, then CPU ($COURSE_DEVICE overrides, and
+    is checked: DeviceSettingError names it, its allowed values and the fix)."""
     forced = os.environ.get("COURSE_DEVICE")
     if forced:
-        return torch.device(forced)
+        return forced_device(forced)
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)

@@ -89,7 +89,10 @@ def doctor(*, show: bool = True) -> Diagnosis:
             d.versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             d.missing.append(f"the package {name}: pip install -r requirements.txt")
-    d.device = describe_device(config.device())
+    try:
+        d.device = describe_device(config.device())
+    except config.DeviceSettingError as err:  # a misspelt or missing COURSE_DEVICE: say so
+        d.device = f"{os.environ.get('COURSE_DEVICE')} (set by COURSE_DEVICE), NOT USABLE: {err}"
     d.online = config.reachable("download.pytorch.org")
     d.mnist = data._raw_files_present(config.data_dir() / "MNIST")
     d.weights = {name: models.weights_file(name).is_file() for name in models.PRETRAINED}

@@ -189,3 +189,31 @@ def test_download_checks_before_it_renames_and_keeps_nothing_partial(tmp_path, m
 def test_download_deadline_grows_with_the_size():
     assert config.download_deadline(9_912_422) == pytest.approx(109.1, abs=0.1)
     assert config.download_deadline(None) == config.DOWNLOAD_UNKNOWN_SIZE_S
+
+
+def test_a_misspelt_course_device_names_the_variable_its_values_and_the_fix(monkeypatch):
+    for value in ("gpu", "CPU", " cpu", "cuda:x"):
+        monkeypatch.setenv("COURSE_DEVICE", value)
+        with pytest.raises(config.DeviceSettingError) as err:
+            config.device()
+        message = str(err.value)
+        assert f"COURSE_DEVICE={value!r}" in message and "cpu, cuda, cuda:N" in message, message
+        assert "unset it" in message
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert config.device() == torch.device("cpu")
+
+
+def test_a_course_device_this_machine_lacks_fails_with_the_same_message_in_fit(monkeypatch, digits):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
+    for value in ("cuda", "cuda:1", "mps"):
+        monkeypatch.setenv("COURSE_DEVICE", value)
+        with pytest.raises(config.DeviceSettingError, match="COURSE_DEVICE=cpu, or unset it"):
+            config.device()
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    train, test = digits
+    with pytest.raises(config.DeviceSettingError, match=r"COURSE_DEVICE='cuda', but torch"):
+        cu.fit(cu.LeNet5(), train, test, epochs=1, quiet=True, live=False)
+    monkeypatch.setenv("COURSE_DEVICE", "gpu")  # doctor reports it instead of crashing
+    d = cu.doctor(show=False)
+    assert "NOT USABLE" in d.device and "COURSE_DEVICE='gpu' is not a device name" in d.device
