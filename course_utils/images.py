@@ -86,6 +86,13 @@ def check_proportions(image: Image.Image, name: str) -> Image.Image:
     return image
 
 
+def upright_rgb(image: Image.Image, name: str = "the image") -> Image.Image:
+    """A PIL image that entered without load_image (Image.open, say) as load_image would give
+    it: turned as its EXIF orientation says (a phone's photo is stored sideways), in RGB, and
+    refused, naming it, if its proportions would need an enormous resize."""
+    return check_proportions(_to_rgb(ImageOps.exif_transpose(image)), name)
+
+
 def load_image(
     source: str | os.PathLike | bytes | bytearray | memoryview | BinaryIO,
     *,

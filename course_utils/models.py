@@ -561,17 +561,18 @@ class Prediction:
 
 
 def _as_rgb(image):
-    """A PIL image of any mode as the RGB image it shows; anything else unchanged.
+    """A PIL image of any mode as the upright RGB image it shows; anything else unchanged.
 
-    load_image's conversion: greyscale copied to three channels, palettes expanded, 16-bit
-    scaled to 8 bits, and transparency composited over white, as a page or a viewer shows a
-    transparent PNG (over black, a dark object with a clear background would vanish).
+    load_image's conversion (images.upright_rgb): EXIF orientation applied, greyscale copied to
+    three channels, palettes expanded, 16-bit scaled to 8 bits, and transparency composited over
+    white, as a page or a viewer shows a transparent PNG (over black, a dark object with a clear
+    background would vanish); a 60000×1 strip is refused rather than resized to gigabytes.
     """
     from PIL import Image
 
-    from .images import _to_rgb
+    from .images import upright_rgb
 
-    return _to_rgb(image) if isinstance(image, Image.Image) else image
+    return upright_rgb(image) if isinstance(image, Image.Image) else image
 
 
 def classify(model: nn.Module, image, *, k: int = 15, preprocess=None) -> Prediction:

@@ -349,3 +349,21 @@ def test_slide_normalisation():
     assert x.shape == (3, 224, 224)
     assert float(x.mean()) == pytest.approx(0.5, abs=1e-4)
     assert float(x.std()) == pytest.approx(0.5, abs=1e-3)
+
+
+def test_classify_turns_a_phone_photo_upright_and_refuses_a_strip(resnet18_untrained):
+    cat = cu.load_image(cu.sample_images()["cat"]).resize((160, 120))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: "rotate 90° clockwise to display", as phones write it
+    buffer = io.BytesIO()
+    cat.rotate(90, expand=True).save(buffer, format="JPEG", exif=exif, quality=95)
+    opened = Image.open(io.BytesIO(buffer.getvalue()))  # Image.open applies no orientation
+    assert opened.size == (120, 160)
+    upright = cu.load_image(buffer.getvalue())  # load_image does: the photo as it is shown
+    assert upright.size == (160, 120)
+    prediction = cu.models.classify(resnet18_untrained, opened, k=5)
+    expected = cu.models.classify(resnet18_untrained, upright, k=5)
+    torch.testing.assert_close(prediction.probabilities, expected.probabilities)
+    strip = Image.new("RGB", (60000, 1))  # would need gigabytes once its short side is 224
+    with pytest.raises(cu.ImageLoadError, match="60000 × 1 pixels"):
+        cu.models.classify(resnet18_untrained, strip, k=5)
