@@ -292,34 +292,33 @@ def _reach_the_bottom(page, slide: dict, height: int) -> bool:
     return False
 
 
-def _next_slide(page, cells: list[int]) -> bool:
-    """The next slide, as the presenter's remote reaches it: down into a sub-slide if there is
-    one, else forward (which may first step through a tall slide's cells). False on the last."""
-    for command in ["deck:down"] + ["deck:forward"] * (len(cells) + 2):
-        _command(page, command, 0.2)
-        for _ in range(6):
-            if page.evaluate(SLIDE)["cells"] not in ([], cells):
-                return True
-            time.sleep(0.25)
-    return False
-
-
-def _walk(page, height: int, first_shot: Path) -> list[dict]:
-    """Every slide from the first to the last, each measured and, when tall, scrolled; a
-    screenshot of the first, the title slide."""
-    page.evaluate("window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0")
-    _command(page, "deck:start", 2.0)
+def _present(page, cell: int) -> dict:
+    """Present the slide that holds `cell`: the slideshow starts at the active cell's slide."""
+    _command(page, "deck:stop", 0.3)
+    page.evaluate(f"window.jupyterapp.shell.currentWidget.content.activeCellIndex = {cell}")
+    _command(page, "deck:start", 0.5)
     page.wait_for_selector("body[data-jp-deck-mode='presenting']", state="attached", timeout=30_000)
-    page.screenshot(path=str(first_shot))
-    slides = []
-    for _ in range(300):
+    for _ in range(40):  # drawn once the slide's cells are visible
         slide = page.evaluate(SLIDE)
+        if cell in slide["cells"]:
+            time.sleep(0.3)
+            return page.evaluate(SLIDE)
+        time.sleep(0.25)
+    return page.evaluate(SLIDE)
+
+
+def _walk(page, height: int, first_shot: Path, starts: list[int]) -> list[dict]:
+    """Every slide from the first to the last (each slide's and sub-slide's first cell, in
+    order), each measured and, when taller than the screen, scrolled with the mouse wheel; a
+    screenshot of the first, the title slide."""
+    slides = []
+    for k, start in enumerate(starts):
+        slide = _present(page, start)
+        if k == 0:
+            page.screenshot(path=str(first_shot))
         slide["fits"] = slide["bottom"] - slide["top"] <= height + 2
         slide["scrolls"] = not slide["fits"] and _reach_the_bottom(page, slide, height)
         slides.append(slide)
-        # deck:forward may step through a tall slide's cells before it leaves the slide
-        if not _next_slide(page, slide["cells"]):
-            break  # the last slide: forward stays on it
     return slides
 
 
@@ -342,7 +341,8 @@ def test_every_slide_fits_or_scrolls_and_shows_widgets_not_their_repr(
     starts = [k for k, kind in enumerate(kinds) if kind in ("slide", "subslide")]
     lab_width = page.evaluate(OUTPUT_WIDTH)  # where figures are shown, in the notebook view
     name = notebook.split(".")[0]
-    slides = _walk(page, height, tmp_path / f"{name}_first_slide.png")
+    shown = [k for k in starts if k not in skipped]
+    slides = _walk(page, height, tmp_path / f"{name}_first_slide.png", shown)
     slide_width = page.evaluate(OUTPUT_WIDTH)  # and on the slides
     # plots.small_texts measures figures at DISPLAY_WIDTH_PX: no wider than either view
     assert cu_plots_width() <= min(lab_width, slide_width), (lab_width, slide_width)
@@ -355,7 +355,7 @@ def test_every_slide_fits_or_scrolls_and_shows_widgets_not_their_repr(
         sep="\n  ",
     )
     assert slides[0]["heading"] == cells[0]["source"][0].lstrip("# ").strip()  # the title
-    assert [s["cells"][0] for s in slides] == [k for k in starts if k not in skipped], report
+    assert [s["cells"][0] for s in slides] == shown, report  # each slide starts where it should
     for slide in slides:
         where = f"{notebook}, slide {slide['heading']!r} (cells {slide['cells']})"
         assert not skipped & set(slide["cells"]), f"{where}: shows the setup cell or a solution"
