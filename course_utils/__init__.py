@@ -34,6 +34,10 @@ from .models import LeNet5, activations, classify, pretrained
 from .plots import present
 from .train import History, evaluate, fit, predict
 
+# Threads that fit the CPUs this kernel really has (affinity, cgroup quota, other work): torch's
+# default oversubscribes a busy or limited machine. COURSE_THREADS overrides.
+config.fit_threads()
+
 
 def __getattr__(name: str):
     # widgets pulls in ipywidgets; load it on first use so that scripts stay light.

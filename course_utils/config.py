@@ -193,6 +193,86 @@ def evaluating(model: nn.Module) -> Iterator[torch.device]:
             module.training = training
 
 
+class ThreadSettingError(ValueError):
+    """COURSE_THREADS is set to something that is not a whole number of threads."""
+
+
+# cgroup v2, then v1: the CPU quota of a container or a hub pod, which torch does not read.
+_CGROUP_V2 = Path("/sys/fs/cgroup/cpu.max")
+_CGROUP_V1 = (
+    Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+    Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"),
+)
+
+
+def cgroup_cpu_limit(v2: Path = _CGROUP_V2, v1: tuple[Path, Path] = _CGROUP_V1) -> float | None:
+    """The CPUs a cgroup quota allows this process (1.5 for "150000 100000"); None without one."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        quota, period = v2.read_text(encoding="utf-8").split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    with contextlib.suppress(OSError, ValueError):
+        quota, period = (int(p.read_text(encoding="utf-8").strip()) for p in v1)
+        return None if quota <= 0 else quota / period
+    return None
+
+
+def usable_cpus() -> tuple[int, str]:
+    """The CPUs this process may really use, and why: its affinity mask and the cgroup quota."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+        why = f"{cpus} CPUs in this process's affinity mask"
+    except AttributeError:  # macOS and Windows have no affinity mask
+        cpus = os.cpu_count() or 1
+        why = f"{cpus} CPUs"
+    limit = cgroup_cpu_limit()
+    if limit is not None and limit < cpus:
+        cpus = max(1, int(limit))  # a quota of 1.5 CPUs: one thread runs without throttling
+        why += f", a cgroup quota of {limit:g} CPUs (cpu.max)"
+    return cpus, why
+
+
+def choose_threads(load: float | None = None) -> tuple[int, str]:
+    """How many threads torch should use here, and why ($COURSE_THREADS overrides, checked).
+
+    The CPUs this process may use (usable_cpus), less the ones other processes keep busy (the
+    1-minute load average, `load`): on a busy 2-core machine, two threads fighting other work
+    trained LeNet5 12x slower than one thread (benchmarks/threads.py measures it).
+    """
+    forced = os.environ.get("COURSE_THREADS", "").strip()
+    if forced:
+        if not forced.isdigit() or int(forced) < 1:
+            raise ThreadSettingError(
+                f"COURSE_THREADS={forced!r} is not a number of threads: set it to a whole "
+                "number such as 1 or 4, or unset it to let the course choose from the CPUs here."
+            )
+        return int(forced), f"set by COURSE_THREADS={forced}"
+    cpus, why = usable_cpus()
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # Windows has no load average
+            load = 0.0
+    free = int(cpus - load + 0.5)  # the CPUs that other work leaves idle, rounded
+    threads = max(1, min(cpus, free))
+    if threads < cpus:
+        why += f", of which other work keeps about {cpus - threads} busy (load {load:.1f})"
+    return threads, why
+
+
+# What fit_threads chose, and why: doctor() reports it.
+threads_reason = ""
+
+
+def fit_threads() -> int:
+    """Set torch's CPU threads to choose_threads(), once per kernel (importing course_utils
+    does it), and return them. A bad COURSE_THREADS raises ThreadSettingError."""
+    global threads_reason
+    threads, why = choose_threads()
+    torch.set_num_threads(threads)
+    threads_reason = why
+    return threads
+
+
 def seed_everything(seed: int = 0) -> int:
     """Seed Python, NumPy and torch (all devices) so that a rerun gives the same numbers."""
     random.seed(seed)

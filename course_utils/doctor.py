@@ -30,6 +30,7 @@ class Diagnosis:
 
     versions: dict[str, str] = field(default_factory=dict)
     device: str = "cpu"
+    threads: str = ""
     online: bool = False
     mnist: bool = False
     weights: dict[str, bool] = field(default_factory=dict)
@@ -38,6 +39,8 @@ class Diagnosis:
     def __str__(self) -> str:
         lines = ["Versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items())]
         lines.append(f"Device: {self.device}")
+        if self.threads:
+            lines.append(f"Torch threads: {self.threads}")
         lines.append(f"Network: {'reachable' if self.online else 'not reachable (offline)'}")
         lines.append(f"MNIST: {'cached' if self.mnist else 'not cached'} in {config.data_dir()}")
         cached = [n for n, ok in self.weights.items() if ok]
@@ -93,6 +96,10 @@ def doctor(*, show: bool = True) -> Diagnosis:
         d.device = describe_device(config.device())
     except config.DeviceSettingError as err:  # a misspelt or missing COURSE_DEVICE: say so
         d.device = f"{os.environ.get('COURSE_DEVICE')} (set by COURSE_DEVICE), NOT USABLE: {err}"
+    d.threads = (
+        f"{torch.get_num_threads()} ({config.threads_reason or 'torch default'}; "
+        "COURSE_THREADS overrides)"
+    )
     d.online = config.reachable("download.pytorch.org")
     d.mnist = data._raw_files_present(config.data_dir() / "MNIST")
     d.weights = {name: models.weights_file(name).is_file() for name in models.PRETRAINED}

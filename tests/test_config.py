@@ -1,5 +1,8 @@
+import os
 import random
 import socket
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -217,3 +220,57 @@ def test_a_course_device_this_machine_lacks_fails_with_the_same_message_in_fit(m
     monkeypatch.setenv("COURSE_DEVICE", "gpu")  # doctor reports it instead of crashing
     d = cu.doctor(show=False)
     assert "NOT USABLE" in d.device and "COURSE_DEVICE='gpu' is not a device name" in d.device
+
+
+# --- threads that fit the CPUs this kernel really has (issue 21) -------------------------------
+
+
+def test_cgroup_quota_is_read_from_cpu_max_and_from_cgroup_v1(tmp_path):
+    v2 = tmp_path / "cpu.max"
+    v1 = (tmp_path / "quota", tmp_path / "period")
+    absent = (tmp_path / "no-quota", tmp_path / "no-period")
+    v2.write_text("150000 100000\n", encoding="utf-8")
+    assert config.cgroup_cpu_limit(v2, absent) == 1.5
+    v2.write_text("max 100000\n", encoding="utf-8")
+    assert config.cgroup_cpu_limit(v2, absent) is None  # no limit
+    v1[0].write_text("200000\n", encoding="utf-8")
+    v1[1].write_text("100000\n", encoding="utf-8")
+    assert config.cgroup_cpu_limit(tmp_path / "none", v1) == 2.0
+    v1[0].write_text("-1\n", encoding="utf-8")  # cgroup v1's "no limit"
+    assert config.cgroup_cpu_limit(tmp_path / "none", v1) is None
+    assert config.cgroup_cpu_limit(tmp_path / "none", absent) is None
+
+
+def test_threads_follow_the_quota_the_load_and_course_threads(monkeypatch):
+    monkeypatch.delenv("COURSE_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(config, "cgroup_cpu_limit", lambda: None)
+    assert config.choose_threads(load=0.0)[0] == 4  # a quiet machine: every CPU
+    assert config.choose_threads(load=2.2)[0] == 2  # two CPUs kept busy by other work
+    threads, why = config.choose_threads(load=9.0)  # overloaded: one thread, never zero
+    assert threads == 1 and "load 9.0" in why
+    monkeypatch.setattr(config, "cgroup_cpu_limit", lambda: 1.5)  # a hub pod's CPU limit
+    threads, why = config.choose_threads(load=0.0)
+    assert threads == 1 and "cgroup quota of 1.5 CPUs" in why
+    monkeypatch.setenv("COURSE_THREADS", "3")
+    assert config.choose_threads(load=9.0) == (3, "set by COURSE_THREADS=3")
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_a_bad_course_threads_names_the_variable_and_the_fix(monkeypatch, value):
+    monkeypatch.setenv("COURSE_THREADS", value)
+    with pytest.raises(config.ThreadSettingError, match=r"COURSE_THREADS=.*whole number"):
+        config.fit_threads()
+
+
+def test_importing_the_course_sets_torchs_threads_and_doctor_reports_them(monkeypatch):
+    monkeypatch.setenv("COURSE_THREADS", "1")
+    code = (
+        "import torch, course_utils as cu; print(torch.get_num_threads());"
+        "print(cu.doctor(show=False))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    assert out.splitlines()[0] == "1"
+    assert "Torch threads: 1 (set by COURSE_THREADS=1; COURSE_THREADS overrides)" in out
