@@ -79,7 +79,8 @@ def sync_notebooks(folder: str | Path) -> list[Path]:
             # UTF-8 and "\n" on every system: notebooks hold characters Windows' cp1252 lacks,
             # and a rewrite must not turn every line ending into "\r\n".
             text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
-            path.write_text(text, encoding="utf-8", newline="\n")
+            with config.atomic_file(path, text=True) as out:
+                out.write(text)
             changed.append(path)
     return changed
 

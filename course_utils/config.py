@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -115,6 +116,60 @@ def in_notebook() -> bool:
 
 
 DEVICE_NAMES = "cpu, cuda, cuda:N (the GPU's number) or mps"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_file(dest: str | Path, *, text: bool = False) -> Iterator[IO]:
+    """Open a new file that becomes `dest` only when the block ends without an error.
+
+    Every file the course writes goes through this, because cache and data folders may be
+    shared by a whole class: the bytes go to a unique temporary file created in `dest`'s folder
+    (tempfile.mkstemp: a new name, never an existing file or a planted symlink), are flushed to
+    disk, then os.replace puts it under the real name in one step. A reader sees the old file
+    or the whole new one, two kernels writing at once never collide, and a symlink planted at
+    `dest` is replaced, never followed. The file gets the usual permissions (0666 less the
+    umask), so a course pack prepared by an instructor is readable by the students.
+    """
+    import tempfile
+
+    dest = Path(dest)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o666 & ~_umask())
+        kind = {"mode": "w", "encoding": "utf-8", "newline": "\n"} if text else {"mode": "wb"}
+        with os.fdopen(fd, **kind) as out:
+            fd = -1  # closed with `out` from here on
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def unwritable(folder: Path) -> str:
+    """Why `folder` can't be created or written to ("" when it can), found by creating and
+    removing a uniquely named file in it: a fixed probe name could be a planted symlink."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write_test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        return err.strerror or str(err)
+    return ""
 
 
 class DeviceSettingError(ValueError):
@@ -526,7 +581,6 @@ def download(
     """
     import hashlib
     import http.client
-    import tempfile
     import urllib.error
     import urllib.request
 
@@ -539,9 +593,6 @@ def download(
         how_big = f" ({_megabytes(size)})" if size else ""
         print(f"Downloading {dest.name}{how_big} from {url}", flush=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp_name)
     watch = _Watch(answer_s)
     digests = {"md5": hashlib.md5(usedforsecurity=False), "sha256": hashlib.sha256()}
     bar = None
@@ -569,7 +620,7 @@ def download(
         answered_at = time.monotonic()
         limit_at = watch.start + deadline
         total = response.length or size  # the server's Content-Length when it sends one
-        with response, open(tmp, "wb") as out:
+        with response, atomic_file(dest) as out:
             if total:
                 bar = Progress(max(1, round(total / 1000)), desc=dest.name, unit="kB")
             last_byte = answered_at
@@ -618,24 +669,23 @@ def download(
                 last_byte = time.monotonic()
                 if bar is not None:
                     bar.update(min(got // 1000, bar.total) - bar.n)
-        announced = response.headers.get("Content-Length", "")
-        if announced.isdigit() and got != int(announced):
-            raise fail(f"the connection closed after {got:,} of {int(announced):,} bytes")
-        if md5 and digests["md5"].hexdigest() != md5.lower():
-            raise fail(
-                f"MD5 {digests['md5'].hexdigest()} is not the expected {md5}: "
-                "a damaged or wrong file"
-            )
-        if sha256 and not digests["sha256"].hexdigest().startswith(sha256.lower()):
-            raise fail(
-                f"SHA-256 {digests['sha256'].hexdigest()[:16]}... does not start with the "
-                f"expected {sha256}: a damaged or wrong file"
-            )
-        if bar is not None:
-            bar.update(bar.total - bar.n)
-        os.replace(tmp, dest)
+            # Checked before the block ends: a failure leaves `dest` untouched.
+            announced = response.headers.get("Content-Length", "")
+            if announced.isdigit() and got != int(announced):
+                raise fail(f"the connection closed after {got:,} of {int(announced):,} bytes")
+            if md5 and digests["md5"].hexdigest() != md5.lower():
+                raise fail(
+                    f"MD5 {digests['md5'].hexdigest()} is not the expected {md5}: "
+                    "a damaged or wrong file"
+                )
+            if sha256 and not digests["sha256"].hexdigest().startswith(sha256.lower()):
+                raise fail(
+                    f"SHA-256 {digests['sha256'].hexdigest()[:16]}... does not start with the "
+                    f"expected {sha256}: a damaged or wrong file"
+                )
+            if bar is not None:
+                bar.update(bar.total - bar.n)
         return dest
     finally:
         if bar is not None:
             bar.close()
-        tmp.unlink(missing_ok=True)

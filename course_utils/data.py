@@ -207,14 +207,7 @@ def _idx_class(dataset: type | None) -> type:
 
 def _unwritable(folder: Path) -> str:
     """Why `folder` can't be created or written to; "" when it can."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write_test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        return err.strerror or str(err)
-    return ""
+    return config.unwritable(folder)
 
 
 def _check_writable(folder: Path, what: str = "MNIST", call: str = "load_mnist") -> None:
@@ -275,17 +268,12 @@ def _gunzip(packed: Path, target: Path) -> None:
     """Unpack `packed` into `target` through a temporary name, then delete `packed`."""
     import gzip
     import shutil
-    import tempfile
 
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
-        with gzip.open(packed, "rb") as src, open(fd, "wb") as out:
+        with gzip.open(packed, "rb") as src, config.atomic_file(target) as out:
             shutil.copyfileobj(src, out, 1 << 20)
-        os.replace(tmp_name, target)
     except (OSError, EOFError) as err:
         raise config.DownloadError(f"{packed} could not be unpacked ({err})") from err
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
     packed.unlink(missing_ok=True)
 
 

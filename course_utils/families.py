@@ -25,7 +25,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from . import blocks, config, counting, data, models
-from .train import History, fit
+from .train import History, evaluate, fit
 
 FAMILIES: tuple[str, ...] = (
     "LeNet5",
@@ -538,13 +538,96 @@ class RaceResult:
     device: str  # where it was trained
     image_size: int = 28  # the side of the images it was trained on
     path: Path | None = None  # the cache file
+    seed: int = 0  # the seed it was built and trained with (start_similarity rebuilds from it)
 
 
 def cache_name(
-    name: str, *, dataset: str, in_channels: int, image_size: int, epochs: int, seed: int
+    name: str,
+    *,
+    dataset: str,
+    in_channels: int,
+    image_size: int,
+    epochs: int,
+    seed: int,
+    fingerprint: str = "",
 ) -> str:
-    """The name under which train_family saves a run (a file in the cache's models folder)."""
-    return f"family-{slug(name)}-{dataset}-{in_channels}x{image_size}-e{epochs}-s{seed}"
+    """The name under which train_family saves a run (a file in the cache's models folder).
+
+    `fingerprint` (run_fingerprint) ends it: the run's training data and recipe, so that a run
+    is only reused for the very data and recipe it was trained with.
+    """
+    name = f"family-{slug(name)}-{dataset}-{in_channels}x{image_size}-e{epochs}-s{seed}"
+    return f"{name}-{fingerprint}" if fingerprint else name
+
+
+# Bumped when train_family's training changes in a way fit's arguments do not show.
+RECIPE_VERSION = 1
+_FINGERPRINTS: dict[tuple, str] = {}
+
+
+def _recipe() -> dict:
+    """fit's defaults, which train_family trains with: a change to any makes a new run."""
+    import inspect
+
+    def plain(value):
+        text = repr(value)
+        return getattr(value, "__qualname__", type(value).__name__) if " at 0x" in text else text
+
+    params = inspect.signature(fit).parameters.values()
+    recipe = {p.name: plain(p.default) for p in params if p.default is not inspect.Parameter.empty}
+    for shown in ("device", "live", "quiet"):  # where and how it reports, not what it learns
+        recipe.pop(shown, None)
+    return {"version": RECIPE_VERSION, **recipe}
+
+
+def run_fingerprint(train: Dataset, *, epochs: int, seed: int) -> str:
+    """12 hex digits of a hash of the training images and labels, epochs, seed and recipe.
+
+    Two datasets of the same name and size but other content (random noise in place of the
+    digits) get other fingerprints, so a cached run is never reported for data it never saw.
+    The hash of a tensor is kept while the tensor is unchanged (its version counter), so the
+    race hashes its data once.
+    """
+    import hashlib
+
+    x, y = train_tensors(train)
+    key = (x.data_ptr(), x._version, tuple(x.shape), y.data_ptr(), y._version, epochs, seed)
+    if key not in _FINGERPRINTS:
+        digest = hashlib.blake2b(digest_size=6)
+        for tensor in (x, y):
+            tensor = tensor.detach().cpu().contiguous()
+            digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+            digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        digest.update(repr(sorted(_recipe().items())).encode())
+        digest.update(f"e{epochs}s{seed}".encode())
+        _FINGERPRINTS[key] = digest.hexdigest()
+    return _FINGERPRINTS[key]
+
+
+def train_tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """A dataset's images and labels as two tensors (its .images and .labels when it has them)."""
+    if hasattr(dataset, "images") and hasattr(dataset, "labels"):
+        return torch.as_tensor(dataset.images), torch.as_tensor(dataset.labels)
+    pairs = [dataset[i] for i in range(len(dataset))]
+    images = torch.stack([torch.as_tensor(p[0]) for p in pairs])
+    return images, torch.tensor([int(p[1]) for p in pairs])
+
+
+def run_name(
+    name: str, train: Dataset, *, epochs: int, seed: int, dataset: str | None = None
+) -> str:
+    """The cache name of train_family(name, train, epochs=..., seed=...): cache_name with the
+    dataset's label, its image shape and run_fingerprint."""
+    in_channels, image_size = _shape(train)
+    return cache_name(
+        _canonical(name),
+        dataset=dataset or dataset_label(train),
+        in_channels=in_channels,
+        image_size=image_size,
+        epochs=epochs,
+        seed=seed,
+        fingerprint=run_fingerprint(train, epochs=epochs, seed=seed),
+    )
 
 
 def dataset_label(dataset: Dataset) -> str:
@@ -589,37 +672,48 @@ def train_family(
 ) -> RaceResult:
     """Train family `name` with fit()'s defaults for `epochs`, or load the run saved earlier.
 
-    Weights and history are saved in the course's cache under cache_name(...); a later call
-    with the same family, dataset label (`dataset`, by default dataset_label(train)), image
-    shape, epochs and seed loads them (loaded=True), unless retrain=True. A cached file that
-    cannot be loaded is kept beside, renamed to *.pt.damaged, and the family is trained again;
-    a note says so.
+    Weights and history are saved in the course's cache under run_name(...): the family, the
+    dataset's label (`dataset`, by default dataset_label(train)), the image shape, epochs, seed
+    and a fingerprint of the training data's content and of the recipe. A later call with the
+    same family, data, epochs and seed loads them (loaded=True), unless retrain=True. A loaded
+    model is evaluated on the `test` given now, and that is its test_accuracy; a note says so
+    when it differs from the accuracy the run saved. A cached file that cannot be loaded is kept
+    beside, renamed to *.pt.damaged, and the family is trained again; a note says so. A cache
+    that cannot be written loses nothing: the result is returned, with one note.
     """
     family = _canonical(name)
     in_channels, image_size = _shape(train)
-    key = cache_name(
-        family,
-        dataset=dataset or dataset_label(train),
-        in_channels=in_channels,
-        image_size=image_size,
-        epochs=epochs,
-        seed=seed,
-    )
+    key = run_name(family, train, epochs=epochs, seed=seed, dataset=dataset)
     path = models.checkpoint_path(key)
     dev = torch.device(device) if device is not None else config.device()
     config.seed_everything(seed)
     model = build(family, in_channels=in_channels, image_size=image_size)
     record = None
     if not retrain:
-        record = _load_record(model, key, path, len(train), len(test))
+        record = _load_record(model, key, path)
     if record is not None:
         history = _history_from(record)
         model.to(dev).eval()
         loaded = True
+        accuracy = evaluate(model, test)
+        saved = history.test_accuracy[-1] if history.test_accuracy else float("nan")
+        if abs(accuracy - saved) > 1.5 / max(1, len(test)):  # more than one image's worth
+            config.note(
+                f"{family}'s saved run {path} scored {100 * saved:.1f}% on the test set it was "
+                f"trained with, and scores {100 * accuracy:.1f}% on the {len(test):,} test "
+                "images given now: the accuracy reported is the one measured now."
+            )
     else:
         history = fit(model, train, test, epochs=epochs, device=dev, live=False, quiet=quiet)
-        models.save_trained(model, key, extra={"history": _history_record(history, train, test)})
+        if (
+            models.save_trained(
+                model, key, extra={"history": _history_record(history, train, test)}
+            )
+            is None
+        ):
+            path = None  # not cached: kept in memory only
         loaded = False
+        accuracy = float(history.test_accuracy[-1])
     return RaceResult(
         name=family,
         model=model.eval(),
@@ -627,40 +721,37 @@ def train_family(
         macs=counting.count_macs(model, (in_channels, image_size, image_size)),
         train_seconds=float(sum(history.epoch_seconds)),
         images_per_second=float(history.images_per_second),
-        test_accuracy=float(history.test_accuracy[-1]),
+        test_accuracy=float(accuracy),
         history=history,
         loaded=loaded,
         device=history.device,
         image_size=image_size,
         path=path,
+        seed=seed,
     )
 
 
-def _load_record(model: nn.Module, key: str, path: Path, n_train: int, n_test: int) -> dict | None:
+def _load_record(model: nn.Module, key: str, path: Path) -> dict | None:
     """The saved history of run `key`, its weights loaded into `model`; None: train it."""
     try:
         record = models.load_trained_record(model, key)
     except RuntimeError as err:
         damaged = path.with_name(path.name + ".damaged")
-        path.replace(damaged)  # kept, not deleted: the new run must not overwrite it unseen
-        config.warn(
-            f"{err} It was moved to {damaged}, and {getattr(model, 'family', key)} is trained "
-            "again now."
-        )
+        try:
+            path.replace(damaged)  # kept, not deleted: the new run must not overwrite it unseen
+            where = f"It was moved to {damaged}"
+        except OSError as why:  # a read-only cache: leave it, and say so
+            where = f"It could not be moved aside ({config.short_error(why)})"
+        config.warn(f"{err} {where}, and {getattr(model, 'family', key)} is trained again now.")
         return None
     if record is None:
         return None
     saved = record["extra"].get("history")
-    why = ""
     if saved is None or not record["finished"]:
-        why = "it holds no finished training history"
-    elif (saved.get("train_size"), saved.get("test_size")) != (n_train, n_test):
-        why = (
-            f"it was trained on {saved.get('train_size')} images and tested on "
-            f"{saved.get('test_size')}, not {n_train} and {n_test}"
+        config.note(
+            f"The saved run {path} is not reused (it holds no finished training history): "
+            "training again."
         )
-    if why:
-        config.note(f"The saved run {path} is not reused ({why}): training again.")
         return None
     return saved
 
@@ -808,17 +899,19 @@ def _weights_of(model: nn.Module, layer: int | str) -> torch.Tensor:
     return found.weight.detach().to("cpu", torch.float32, copy=True).flatten(1)
 
 
-def start_similarity(result: RaceResult, *, seed: int = 0, layer: int | str = 0) -> torch.Tensor:
+def start_similarity(
+    result: RaceResult, *, seed: int | None = None, layer: int | str = 0
+) -> torch.Tensor:
     """Cosine similarity of each trained unit of a layer with the weights it started from.
 
     `layer`: an index into weight_layers(model) (0, the default: the first convolution; -1: the
     last layer) or a layer's name (e.g. last_conv(model)). One value per output unit (a filter,
     or a linear layer's row). train_family seeds, then builds: building again after the same
     seed gives the very weights the run started from. 1 means the unit still points where its
-    random start did.
+    random start did. `seed` defaults to the seed the run was trained with (result.seed).
     """
     in_channels = _first_conv(result.model).in_channels
-    config.seed_everything(seed)
+    config.seed_everything(result.seed if seed is None else seed)
     start = build(result.name, in_channels=in_channels, image_size=result.image_size)
     return nn.functional.cosine_similarity(
         _weights_of(start, layer), _weights_of(result.model, layer)
@@ -932,14 +1025,6 @@ def saved_or_short_run(
 ) -> RaceResult:
     """The race's saved run of family `name` (RACE_EPOCHS epochs) if there is one, else a
     train_family run of `short_epochs` (saved too, so that a rerun loads it)."""
-    in_channels, image_size = _shape(train)
-    key = cache_name(
-        name,
-        dataset=dataset_label(train),
-        in_channels=in_channels,
-        image_size=image_size,
-        epochs=RACE_EPOCHS,
-        seed=seed,
-    )
+    key = run_name(name, train, epochs=RACE_EPOCHS, seed=seed)
     epochs = RACE_EPOCHS if models.checkpoint_path(key).is_file() else short_epochs
     return train_family(name, train, test, epochs=epochs, seed=seed, device=device)

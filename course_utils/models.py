@@ -247,14 +247,21 @@ def checkpoint_path(name: str) -> Path:
     return folder / f"{name}.pt"
 
 
-def save_trained(model: nn.Module, name: str, *, extra: dict | None = None) -> Path:
+# The cache folders already reported as unwritable: each is reported once per kernel.
+_UNWRITABLE_REPORTED: set[Path] = set()
+
+
+def save_trained(model: nn.Module, name: str, *, extra: dict | None = None) -> Path | None:
     """Save `model`'s weights under `name`, with whether fit() finished its training.
 
     `extra` is kept beside them (plain numbers, strings, lists and dicts only: the file is
-    read back with weights_only=True); load_trained_record returns it.
+    read back with weights_only=True); load_trained_record returns it. The file is written
+    through config.atomic_file, so two kernels saving at once, or a symlink planted in a shared
+    cache, cannot damage it. A cache folder that can't be written (read-only, or a file) loses
+    nothing: the model stays as it is in memory, one note names the folder and
+    COURSE_CACHE_DIR, and None is returned instead of the path.
     """
     path = checkpoint_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
     history = getattr(model, "fit_history", None)
     record = {
         "course_utils": 1,
@@ -264,9 +271,20 @@ def save_trained(model: nn.Module, name: str, *, extra: dict | None = None) -> P
         "planned_epochs": history.planned_epochs if history is not None else 0,
         "extra": dict(extra or {}),
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(record, tmp)
-    tmp.replace(path)  # a half-written file never takes the real name
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with config.atomic_file(path) as out:
+            torch.save(record, out)
+    except OSError as err:
+        folder = path.parent
+        if folder not in _UNWRITABLE_REPORTED:
+            _UNWRITABLE_REPORTED.add(folder)
+            config.warn(
+                f"Trained weights are not cached: the folder {folder} cannot be written "
+                f"({config.short_error(err)}). The trained model is kept in memory for this "
+                "session; to cache runs, set COURSE_CACHE_DIR to a folder you can write to."
+            )
+        return None
     return path
 
 

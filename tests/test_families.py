@@ -1,4 +1,5 @@
 import dataclasses
+import os
 import re
 
 import pytest
@@ -282,7 +283,7 @@ def test_a_second_call_loads_the_first_run(cache, tiny):
     train, test = tiny
     first = families.train_family("ResNet", train, test, epochs=1, device="cpu")
     assert not first.loaded and first.path.is_file() and str(cache) in str(first.path)
-    assert first.path.name == "family-resnet-digits-1x28-e1-s0.pt"
+    assert re.fullmatch(r"family-resnet-digits-1x28-e1-s0-[0-9a-f]{12}\.pt", first.path.name)
     assert not first.model.training
     again = families.train_family("ResNet", train, test, epochs=1, device="cpu")
     assert again.loaded
@@ -300,11 +301,7 @@ def test_a_second_call_loads_the_first_run(cache, tiny):
 
 def test_a_damaged_cache_file_is_kept_named_and_trained_again(cache, tiny):
     train, test = tiny
-    path = cu.models.checkpoint_path(
-        families.cache_name(
-            "LeNet5", dataset="digits", in_channels=1, image_size=28, epochs=1, seed=0
-        )
-    )
+    path = cu.models.checkpoint_path(families.run_name("LeNet5", train, epochs=1, seed=0))
     path.parent.mkdir(parents=True)
     path.write_bytes(b"\x00truncated")
     with pytest.warns(cu.config.CourseWarning, match=re.escape(str(path))) as caught:
@@ -315,12 +312,69 @@ def test_a_damaged_cache_file_is_kept_named_and_trained_again(cache, tiny):
     assert families.train_family("LeNet5", train, test, epochs=1, device="cpu").loaded
 
 
-def test_a_run_on_other_data_is_not_reused(cache, tiny, capsys):
+def test_a_run_on_other_data_is_not_reused(cache, tiny):
     train, test = tiny
     families.train_family("LeNet5", train, test, epochs=1, device="cpu")
     other = families.train_family("LeNet5", cu.data.subset(train, 200), test, epochs=1)
     assert not other.loaded
-    assert "trained on 256 images" in capsys.readouterr().out
+
+
+def test_noise_of_the_same_name_and_size_never_loads_the_digits_run(cache, tiny):
+    # Issue 21: the key held only the name, shape, epochs and seed, and loading checked only
+    # the sizes: noise loaded the digits run and was reported at the digits' accuracy.
+    train, test = tiny
+    digits_run = families.train_family("LeNet5", train, test, epochs=1, device="cpu")
+    generator = torch.Generator().manual_seed(0)
+    noise = cu.data.TensorImageDataset(
+        torch.rand(train.images.shape, generator=generator),
+        torch.randint(0, 10, (len(train),), generator=generator),
+        name=train.name,
+    )
+    assert families.dataset_label(noise) == families.dataset_label(train)
+    run = families.train_family("LeNet5", noise, test, epochs=1, device="cpu")
+    assert not run.loaded and run.path != digits_run.path
+    other_recipe = families.run_name("LeNet5", train, epochs=2, seed=0)
+    assert other_recipe != families.run_name("LeNet5", train, epochs=1, seed=0)
+
+
+def test_a_loaded_run_is_evaluated_on_the_test_set_given_now(cache, tiny, capsys):
+    train, test = tiny
+    first = families.train_family("LeNet5", train, test, epochs=1, device="cpu")
+    flipped = cu.data.TensorImageDataset(test.images, (test.labels + 1) % 10, name=test.name)
+    again = families.train_family("LeNet5", train, flipped, epochs=1, device="cpu")
+    assert again.loaded
+    assert again.test_accuracy == cu.evaluate(again.model, flipped) < first.test_accuracy
+    out = capsys.readouterr().out
+    assert f"scores {100 * again.test_accuracy:.1f}% on the 128 test images given now" in out
+
+
+@pytest.mark.parametrize("how", ["a file in place of the folder", "a read-only folder"])
+def test_an_unwritable_cache_keeps_the_run_in_memory_and_says_so_once(
+    cache, tiny, monkeypatch, how
+):
+    # Issue 21: train_family trained, then died in torch.save; a race lost every result.
+    train, test = tiny
+    folder = cache / "cache" / "models"
+    folder.parent.mkdir(parents=True)
+    if how == "a read-only folder":
+        folder.mkdir()
+        folder.chmod(0o555)
+        if os.access(folder, os.W_OK):
+            folder.chmod(0o755)
+            pytest.skip("this user (root) can write to a read-only folder")
+    else:
+        monkeypatch.setenv("COURSE_CACHE_DIR", str(cache / "cache-is-a-file"))
+        (cache / "cache-is-a-file").write_text("not a folder", encoding="utf-8")
+        folder = cache / "cache-is-a-file" / "models"
+    try:
+        with pytest.warns(cu.config.CourseWarning, match="COURSE_CACHE_DIR") as caught:
+            results = families.race(train, test, names=("LeNet5", "ResNet"), epochs=1)
+        assert len(caught) == 1 and str(folder) in str(caught[0].message)
+        assert all(r.path is None and not r.loaded for r in results.values())
+        assert results["LeNet5"].test_accuracy == cu.evaluate(results["LeNet5"].model, test)
+    finally:
+        if folder.is_dir():
+            folder.chmod(0o755)
 
 
 def test_race_table_and_rows(cache, tiny, capsys):
@@ -424,8 +478,8 @@ def test_the_cluttered_task_is_cached_apart_from_the_digits(cache, digits):
     # test canvases are made of test digits, training canvases of training digits
     torch.testing.assert_close(ctest.labels, digits[1].labels[ctest.indices])
     run = families.train_family("LeNet5", ctrain, ctest, epochs=1, device="cpu")
-    assert (
-        run.path.name == "family-lenet5-cluttered-digits-32-32-2-pieces-of-8-8-seed-0-1x32-e1-s0.pt"
+    assert run.path.name.startswith(
+        "family-lenet5-cluttered-digits-32-32-2-pieces-of-8-8-seed-0-1x32-e1-s0-"
     )
     small = cu.data.subset(digits[0], 64), cu.data.subset(digits[1], 32)
     plain = families.train_family("LeNet5", *small, epochs=1, device="cpu")
@@ -472,8 +526,20 @@ def test_saved_or_short_run_reuses_the_race_and_else_trains_briefly(cache, tiny,
     train, test = tiny
     monkeypatch.setattr(families, "RACE_EPOCHS", 2)
     short = families.saved_or_short_run("LeNet5", train, test, short_epochs=1, device="cpu")
-    assert not short.loaded and short.history.epochs == 1 and short.path.name.endswith("-e1-s0.pt")
+    assert not short.loaded and short.history.epochs == 1 and "-e1-s0-" in short.path.name
     race = families.train_family("LeNet5", train, test, epochs=2, device="cpu")
     again = families.saved_or_short_run("LeNet5", train, test, short_epochs=1, device="cpu")
     assert again.loaded and again.history.epochs == 2
     assert again.history.test_accuracy == race.history.test_accuracy
+
+
+def test_start_similarity_rebuilds_from_the_seed_the_run_used(cache, tiny):
+    # Issue 21: RaceResult did not carry the seed, so a seed=1 run was compared with seed 0's
+    # start (a similarity near 0 where the filters had barely moved).
+    train, test = tiny
+    run = families.race(train, test, names=("LeNet5",), epochs=1, seed=1, device="cpu")["LeNet5"]
+    assert run.seed == 1
+    similarity = families.start_similarity(run)
+    torch.testing.assert_close(similarity, families.start_similarity(run, seed=1))
+    assert similarity.median() > 0.5  # one short epoch leaves the filters near their start
+    assert families.start_similarity(run, seed=0).abs().median() < 0.5  # another start
