@@ -169,11 +169,8 @@ def _problems(page) -> list[str]:
     return found
 
 
-def test_classifier_widgets_render_and_follow_the_picker(lab, browser, tmp_path):
-    url, _ = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    _open_and_run_all(page, url, "03_vgg_pretrained.ipynb", 240, tmp_path / "failed.png")
-    assert _problems(page) == []
+def _classifier_explorer_follows_the_picker(page, shots: Path) -> None:
+    """03: the image and model pickers render, and the prediction follows the picked image."""
     selects = page.locator(".jupyter-widgets select")
     assert selects.count() >= 2  # the image picker and the model picker rendered
     status = page.locator(".widget-html-content", has_text="through resnet50").first
@@ -194,18 +191,12 @@ def test_classifier_widgets_render_and_follow_the_picker(lab, browser, tmp_path)
         timeout=30_000,
     )
     assert table.inner_text() != before  # the prediction changed with the image
-    page.screenshot(path=str(tmp_path / "03_vgg_pretrained.png"), full_page=True)
-    assert (tmp_path / "03_vgg_pretrained.png").stat().st_size > 10_000
-    assert _problems(page) == []
-    page.close()
+    page.screenshot(path=str(shots / "03_vgg_pretrained.png"), full_page=True)
+    assert (shots / "03_vgg_pretrained.png").stat().st_size > 10_000
 
 
-def test_drawing_pad_shows_probabilities_live(lab, browser, tmp_path):
-    url, _ = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    _open_and_run_all(page, url, "01_lenet_mnist.ipynb", 300, tmp_path / "failed.png")
-    assert _problems(page) == []
-    # Training ended at 100% and its curves, like every figure, are pictures on the page.
+def _drawing_pad_shows_probabilities_live(page, shots: Path) -> None:
+    """01: training ended at 100%, its figures are pictures, and a drawn 1 is read as a 1."""
     assert "training: 100%" in page.locator(".jp-Notebook").inner_text()
     assert page.locator(".jp-RenderedImage img").count() >= 6
     canvas = page.locator(".jupyter-widgets canvas").last
@@ -227,9 +218,15 @@ def test_drawing_pad_shows_probabilities_live(lab, browser, tmp_path):
     )
     said = page.locator(".widget-html-content", has_text="LeNet5 says").first.inner_text()
     assert "LeNet5 says 1" in said
-    page.screenshot(path=str(tmp_path / "01_drawing_pad.png"), full_page=True)
-    assert _problems(page) == []
-    page.close()
+    page.screenshot(path=str(shots / "01_drawing_pad.png"), full_page=True)
+
+
+# The widgets used by hand in the notebook view, after the run and before the slides (one run
+# of each notebook serves both).
+INTERACTIONS = {
+    "01_lenet_mnist.ipynb": _drawing_pad_shows_probabilities_live,
+    "03_vgg_pretrained.ipynb": _classifier_explorer_follows_the_picker,
+}
 
 
 # --- presenting: every notebook as slides, at the presenter's 1280 x 720 -------------------
@@ -326,8 +323,8 @@ def _walk(page, height: int, first_shot: Path, starts: list[int]) -> list[dict]:
 def test_every_slide_fits_or_scrolls_and_shows_widgets_not_their_repr(
     lab, browser, notebook, tmp_path
 ):
-    """Present the notebook in jupyterlab-slideshow from its first slide to its last, after
-    running it, on a 1280 x 720 screen."""
+    """Run the notebook in JupyterLab, use its widgets by hand (INTERACTIONS), then present it
+    in jupyterlab-slideshow from its first slide to its last, on a 1280 x 720 screen."""
     url, root = lab
     width, height = 1280, 720
     page = browser.new_page(viewport={"width": width, "height": height})
@@ -335,6 +332,9 @@ def test_every_slide_fits_or_scrolls_and_shows_widgets_not_their_repr(
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     _open_and_run_all(page, url, notebook, 420, tmp_path / "failed.png")
     assert _problems(page) == []
+    if notebook in INTERACTIONS:
+        INTERACTIONS[notebook](page, tmp_path)
+        assert _problems(page) == []
     cells = json.loads((root / notebook).read_text(encoding="utf-8"))["cells"]
     kinds = [c["metadata"].get("slideshow", {}).get("slide_type") for c in cells]
     skipped = {k for k, kind in enumerate(kinds) if kind == "skip"}
