@@ -217,7 +217,7 @@ def _check_writable(folder: Path, what: str = "MNIST", call: str = "load_mnist")
     if why:
         error = MNISTError if what == "MNIST" else DatasetError
         raise error(
-            f"Cannot write {what} into the folder {folder} ({why}). "
+            f"Cannot write {what}: the folder {folder} cannot be written ({why}). "
             f"Pass {call}(root=...) a folder you can write to, or set COURSE_DATA_DIR."
         )
 

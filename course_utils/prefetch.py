@@ -28,6 +28,8 @@ from . import config, data, models
 # Before class, on a busy network, a silent stretch in a 100-500 MB file is waited out longer
 # than in a notebook (config.DOWNLOAD_SILENCE_S, 5 s); the other limits are config.download's.
 PREFETCH_SILENCE_S = 15.0
+# How a result says that the folder, not the network, is the problem (main()'s footer reads it).
+UNWRITABLE = "cannot be written"
 REACHABLE_TIMEOUT_S = 2.0
 
 
@@ -130,6 +132,12 @@ def fetch_weights(
                 f"{path} fails its checksum; not downloaded again: COURSE_OFFLINE is set. "
                 "Delete it and run this again online."
             )
+        if why := config.unwritable(path.parent):  # a read-only course pack: say so, keep it
+            return False, (
+                f"{path} fails its checksum, and its folder {path.parent} {UNWRITABLE} ({why}): "
+                "whoever prepared the folder must delete the file and run this again, or set "
+                "TORCH_HOME to a folder you can write to."
+            )
         damaged = path.with_suffix(path.suffix + ".damaged")
         path.replace(damaged)
         print(f"  {path.name} failed its checksum; moved to {damaged.name}, downloading again")
@@ -137,6 +145,11 @@ def fetch_weights(
         return (
             False,
             f"{megabytes:,.1f} MB, not in the cache; not downloaded: COURSE_OFFLINE is set",
+        )
+    if why := config.unwritable(path.parent):
+        return False, (
+            f"{megabytes:,.1f} MB not downloaded: the folder {path.parent} {UNWRITABLE} ({why}); "
+            "set TORCH_HOME to a folder you can write to."
         )
     url = _weights_url(name, mirror)
     hosts.check([url])
@@ -253,11 +266,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{'ok  ' if ok else 'MISSING'} {name:<{width}}  {what}")
     missing = [name for name, ok, _ in results if not ok]
     if missing:
-        retry = (
-            "Unset COURSE_OFFLINE, connect to the network and run this again"
-            if config.is_offline()
-            else "Connect to the network and run this again"
-        )
+        folders = [name for name, ok, what in results if not ok and UNWRITABLE in what]
+        if folders:  # the network is not what failed: the folders are
+            retry = (
+                f"The folder for {', '.join(folders)} {UNWRITABLE} (above): make it writable, "
+                "or set COURSE_DATA_DIR and TORCH_HOME to folders you can write to, and run "
+                "this again"
+            )
+        elif config.is_offline():
+            retry = "Unset COURSE_OFFLINE, connect to the network and run this again"
+        else:
+            retry = "Connect to the network and run this again"
         print(f"\nCould not get: {', '.join(missing)}. {retry}; what is already here is kept.")
         return 1
     unchecked = [n for n in everything if n not in selected]

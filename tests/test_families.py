@@ -1,5 +1,4 @@
 import dataclasses
-import os
 import re
 
 import pytest
@@ -350,31 +349,37 @@ def test_a_loaded_run_is_evaluated_on_the_test_set_given_now(cache, tiny, capsys
 
 @pytest.mark.parametrize("how", ["a file in place of the folder", "a read-only folder"])
 def test_an_unwritable_cache_keeps_the_run_in_memory_and_says_so_once(
-    cache, tiny, monkeypatch, how
+    cache, tiny, monkeypatch, make_read_only, how
 ):
     # Issue 21: train_family trained, then died in torch.save; a race lost every result.
     train, test = tiny
     folder = cache / "cache" / "models"
-    folder.parent.mkdir(parents=True)
     if how == "a read-only folder":
-        folder.mkdir()
-        folder.chmod(0o555)
-        if os.access(folder, os.W_OK):
-            folder.chmod(0o755)
-            pytest.skip("this user (root) can write to a read-only folder")
+        folder.mkdir(parents=True)
+        make_read_only(folder)
     else:
-        monkeypatch.setenv("COURSE_CACHE_DIR", str(cache / "cache-is-a-file"))
-        (cache / "cache-is-a-file").write_text("not a folder", encoding="utf-8")
-        folder = cache / "cache-is-a-file" / "models"
-    try:
-        with pytest.warns(cu.config.CourseWarning, match="COURSE_CACHE_DIR") as caught:
-            results = families.race(train, test, names=("LeNet5", "ResNet"), epochs=1)
-        assert len(caught) == 1 and str(folder) in str(caught[0].message)
-        assert all(r.path is None and not r.loaded for r in results.values())
-        assert results["LeNet5"].test_accuracy == cu.evaluate(results["LeNet5"].model, test)
-    finally:
-        if folder.is_dir():
-            folder.chmod(0o755)
+        (cache / "cache").write_text("not a folder", encoding="utf-8")
+    with pytest.warns(cu.config.CourseWarning, match="COURSE_CACHE_DIR") as caught:
+        results = families.race(train, test, names=("LeNet5", "ResNet"), epochs=1)
+    assert len(caught) == 1 and str(folder) in str(caught[0].message)
+    assert all(r.path is None and not r.loaded for r in results.values())
+    assert results["LeNet5"].test_accuracy == cu.evaluate(results["LeNet5"].model, test)
+    if how == "a read-only folder":
+        assert list(folder.iterdir()) == []
+
+
+def test_a_damaged_run_in_a_read_only_cache_is_named_and_trained_again(cache, tiny, make_read_only):
+    train, test = tiny
+    path = cu.models.checkpoint_path(families.run_name("LeNet5", train, epochs=1, seed=0))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x00truncated")
+    make_read_only(path.parent)
+    with pytest.warns(cu.config.CourseWarning) as caught:
+        result = families.train_family("LeNet5", train, test, epochs=1, device="cpu")
+    said = " ".join(str(w.message) for w in caught)
+    assert str(path) in said and "could not be moved aside" in said and "COURSE_CACHE_DIR" in said
+    assert not result.loaded and result.path is None and result.test_accuracy > 0
+    assert path.read_bytes() == b"\x00truncated"
 
 
 def test_race_table_and_rows(cache, tiny, capsys):

@@ -207,3 +207,21 @@ def test_torch_home_that_is_a_file_is_named(tmp_path, monkeypatch, capsys):
     assert code != 0
     assert "TORCH_HOME" in said and str(blocker) in said
     assert blocker.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_a_damaged_file_in_a_read_only_torch_home_is_named_not_a_traceback(
+    tmp_path, monkeypatch, capsys, make_read_only
+):
+    # Issue 21: a PermissionError traceback, and a footer saying "Connect to the network".
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "pack"))
+    path = models.weights_file("resnet18")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"damaged")
+    make_read_only(tmp_path / "pack")
+    code = prefetch.main(["--no-mnist", "--models", "resnet18", "--weights-mirror", UNREACHABLE])
+    said = capsys.readouterr().out
+    assert code == 1
+    assert f"{path} fails its checksum, and its folder {path.parent} cannot be written" in said
+    assert "TORCH_HOME" in said and "Connect to the network" not in said
+    assert "make it writable" in said
+    assert path.read_bytes() == b"damaged"  # kept where it was
