@@ -102,7 +102,16 @@ def doctor(*, show: bool = True) -> Diagnosis:
     )
     d.online = config.reachable("download.pytorch.org")
     d.mnist = data._raw_files_present(config.data_dir() / "MNIST")
-    d.weights = {name: models.weights_file(name).is_file() for name in models.PRETRAINED}
+    # Checked as pretrained() checks them: a damaged or truncated file is not "cached".
+    d.weights = {}
+    for name in models.PRETRAINED:
+        path = models.weights_file(name)
+        d.weights[name] = path.is_file() and models.checksum_ok(path)
+        if path.is_file() and not d.weights[name]:
+            d.missing.append(
+                f"{name}: the cached file {path} is damaged (its checksum fails): delete it and "
+                "run `python -m course_utils.prefetch` once online"
+            )
     fix = "run `python -m course_utils.prefetch` once online"
     if not d.mnist:
         d.missing.append(f"full MNIST (the notebooks use 5,000 shipped digits instead): {fix}")

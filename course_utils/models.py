@@ -396,7 +396,19 @@ def hash_prefix(path: Path) -> str | None:
     return match.group(1) if match else None
 
 
+_SHA256_SEEN: dict[tuple[str, int, int], str] = {}
+
+
 def _sha256(path: Path) -> str:
+    """The file's SHA-256, remembered while its size and modification time stay the same."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _SHA256_SEEN:
+        _SHA256_SEEN[key] = _hash_file(path)
+    return _SHA256_SEEN[key]
+
+
+def _hash_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -1,3 +1,4 @@
+import hashlib
 import re
 import subprocess
 import sys
@@ -36,10 +37,18 @@ def test_doctor_reports_versions_device_network_and_caches(tmp_path, monkeypatch
     assert d.weights == {name: False for name in cu.models.PRETRAINED}
     assert any("prefetch" in m and "resnet50" in m for m in d.missing)
     assert any("MNIST" in m for m in d.missing)
-    # with one weights file in the cache it is counted
+    # a damaged weights file is not counted as cached (issue 21), and is named with the fix
     path = cu.models.weights_file("resnet18")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"x")
+    d = cu.doctor(show=False)
+    assert d.weights["resnet18"] is False
+    assert any(str(path) in m and "damaged" in m for m in d.missing)
+    # one whose SHA-256 starts with the prefix in its name is
+    intact = path.with_name(f"resnet18-{hashlib.sha256(b'x').hexdigest()[:8]}.pth")
+    intact.write_bytes(b"x")
+    real = cu.models.weights_file
+    monkeypatch.setattr(cu.models, "weights_file", lambda n: intact if n == "resnet18" else real(n))
     assert cu.doctor(show=False).weights["resnet18"] is True
 
 
