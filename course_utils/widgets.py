@@ -196,23 +196,32 @@ class _Watched:
         self._controls, self._action = controls, action
         for control in controls:
             control.observe(self._changed, names="value")
+        self._good: list | None = None  # the last choice that worked; None: none has yet
         try:
             action()
         except Exception as err:  # noqa: BLE001 - e.g. a damaged weights file: say so
-            self.status.value = _error(err)
+            self.status.value = _error(f"{err} Pick another choice above.")
+            return
         self._good = [c.value for c in controls]
 
     def _changed(self, _change=None) -> None:
         try:
             self._action()
         except Exception as err:  # noqa: BLE001 - shown in the widget, which stays usable
+            if self._good is None:  # nothing has worked yet: nothing to go back to
+                self.status.value = _error(f"{err} Pick another choice above.")
+                return
             for control, value in zip(self._controls, self._good, strict=True):
                 with _quietly(control, self._changed):
                     control.value = value
+            back = ", ".join(str(v) for v in self._good)
             try:
                 self._action()  # the last good result again
-            finally:
-                back = ", ".join(str(v) for v in self._good)
+            except Exception as again:  # noqa: BLE001 - it worked before; say both
+                self.status.value = _error(
+                    f"{err} The last choice that worked ({back}) now fails too: {again}"
+                )
+            else:
                 self.status.value = _error(f"{err} Back to the last choice that worked ({back}).")
             return
         self._good = [c.value for c in self._controls]

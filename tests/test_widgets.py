@@ -246,6 +246,25 @@ def test_damaged_weights_leave_every_explorer_on_its_last_good_model(tmp_path, m
     assert classifier.prediction.model_name == "resnet18"
 
 
+def test_an_explorer_whose_first_view_fails_says_so_and_keeps_working(tmp_path, monkeypatch):
+    # Issue 21: it got stuck, and each later change raised into the log.
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    for name in ("vgg16", "vgg19"):
+        path = cu.models.weights_file(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not a checkpoint")
+    heat = cu.widgets.HeatmapExplorer("vgg16", "cat")  # its first view fails
+    assert str(cu.models.weights_file("vgg16")) in heat.status.value
+    heat.model_picker.value = "vgg19"  # fails too: said, not raised
+    assert str(cu.models.weights_file("vgg19")) in heat.status.value
+    heat.model_picker.value = "alexnet"  # works
+    assert "alexnet" in heat.status.value and heat.probabilities is not None
+    assert heat.model_picker.value == "alexnet"
+    heat.model_picker.value = "vgg16"  # and now a failure goes back to alexnet
+    assert heat.model_picker.value == "alexnet" and "Back to the last choice" in heat.status.value
+
+
 def _trained_pair(digits):
     """ResNet (a GAP head) and VGG (none) after one short epoch: right on some digits, wrong
     on others."""
