@@ -85,6 +85,24 @@ def sync_notebooks(folder: str | Path) -> list[Path]:
     return changed
 
 
-if __name__ == "__main__":
-    for p in sync_notebooks(sys.argv[1] if len(sys.argv) > 1 else "notebooks"):
+def main(argv: list[str] | None = None) -> int:
+    """`python -m course_utils.colab [folder]`: sync the notebooks of `folder` (./notebooks)."""
+    argv = sys.argv[1:] if argv is None else argv
+    folder = Path(argv[0] if argv else "notebooks")
+    if not folder.is_dir() or not any(folder.glob("*.ipynb")):
+        print(
+            f"No notebooks in {folder.resolve()}: run this from the course repository's root, "
+            "or name the folder that holds them: python -m course_utils.colab path/to/notebooks",
+            file=sys.stderr,
+        )
+        return 2
+    changed = sync_notebooks(folder)
+    for p in changed:
         print(f"updated {p}")
+    if not changed:
+        print(f"Every notebook in {folder} already has this repository's badge and setup cell.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

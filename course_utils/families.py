@@ -769,7 +769,11 @@ def race(
 ) -> dict[str, RaceResult]:
     """train_family for each family in turn (or its cached run), with a progress bar and a line
     per family saying whether it was trained now or loaded."""
+    if isinstance(names, str):  # race(names="LeNet5"): one family, not the letters L, e, ...
+        names = [names]
     names = [_canonical(n) for n in names]
+    if not names:
+        raise ValueError(f"race() was given no families: name some of {', '.join(FAMILIES)}.")
     results: dict[str, RaceResult] = {}
     bar = config.Progress(len(names), desc="families", unit="nets", interval=0)
     try:

@@ -715,6 +715,11 @@ def plot_race(rows: Sequence[dict], zoo: Sequence[dict] | None = None, *, data: 
 
     Each row of `rows`: name, family, macs (×10⁶), params (thousands), top1 (%).
     """
+    if not rows:
+        raise ValueError(
+            "plot_race() was given no rows: pass families.race_rows(results) of a race that "
+            "trained at least one family."
+        )
     # One column as wide as JupyterLab shows an output (DISPLAY_WIDTH_PX at 100 dpi), the
     # ImageNet chart below: side by side, the pair was shrunk to half size and its labels to 4 pt.
     width = DISPLAY_WIDTH_PX / 100

@@ -235,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.is_offline():
         print("COURSE_OFFLINE is set: nothing will be downloaded, only what is here is checked.")
     hosts = Hosts()
-    root = args.data_dir or config.data_dir()
+    root = args.data_dir.expanduser() if args.data_dir else config.data_dir()  # "~/x" too
     if not config.is_offline():
         # Every server that what is missing would come from, checked once, all together,
         # before the first download: a network that drops packets costs 2 s, not 30 s a file.

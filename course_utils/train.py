@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
@@ -62,7 +63,8 @@ def as_tensors(dataset: Dataset, what: str = "dataset") -> tuple[torch.Tensor, t
     if n == 0:
         raise ValueError(f"The {what} is empty: fit() needs at least one (image, label) pair.")
     if hasattr(dataset, "images") and hasattr(dataset, "labels"):
-        images, labels = dataset.images, dataset.labels
+        # NumPy arrays work as well as tensors (torch.as_tensor shares their memory)
+        images, labels = torch.as_tensor(dataset.images), torch.as_tensor(dataset.labels)
     elif hasattr(dataset, "tensors"):  # torch.utils.data.TensorDataset
         images, labels = dataset.tensors[:2]
     else:
@@ -324,6 +326,12 @@ def fit(
     """
     if schedule not in ("cosine", "constant"):
         raise ValueError(f"schedule must be 'cosine' or 'constant', not {schedule!r}")
+    for what, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            if isinstance(value, float) and value.is_integer():
+                continue  # epochs=3.0: a whole number, taken as 3
+            raise TypeError(f"{what} must be a whole number, such as 3, not {value!r}.")
+    epochs, batch_size = int(epochs), int(batch_size)
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be at least 1, got {epochs} and {batch_size}")
     x, y = as_tensors(train, "training set")

@@ -677,6 +677,13 @@ class FamilyExplorer(_Friendly, _Watched, W.VBox):
         self._families = families
         self._guesses: dict[str, torch.Tensor] = {}
         n = len(self.labels)
+        if family is not None:  # names are case-insensitive, as everywhere in families
+            known = {name.lower(): name for name in self.models}
+            if str(family).strip().lower() not in known:
+                raise ValueError(
+                    f"Unknown family {family!r}: this explorer has {', '.join(self.models)}."
+                )
+            family = known[str(family).strip().lower()]
         self.family = W.Dropdown(
             options=list(self.models), value=family or next(iter(self.models)), description="family"
         )
