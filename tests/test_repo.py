@@ -34,6 +34,7 @@ CONDA_FORGE = {
     "ipycanvas": "ipycanvas",
     "jupyterlab-slideshow": "jupyterlab-slideshow",  # conda-forge/jupyterlab-slideshow, noarch
     "pytest": "pytest",
+    "pytest-xdist": "pytest-xdist",  # conda-forge/pytest-xdist-feedstock, noarch
     "hypothesis": "hypothesis",
     "nbval": "nbval",
     "playwright": "playwright-python",  # conda-forge's "playwright" is the Node.js driver
