@@ -357,10 +357,6 @@ def fit(
     model.fit_history = history  # what save_trained records, also when training stops early
     reporter = _Reporter(history, epochs, batches, live, quiet)
     train_seconds = 0.0
-    # On the CPU, reading a loss back costs nothing: a NaN stops training at its batch, before
-    # the step it would poison. On a GPU that read would make the CPU wait at every step, so
-    # there the losses are checked once an epoch (the weights of the epoch's start put back).
-    check_each_batch = dev.type == "cpu"
     try:
         for _ in range(epochs):
             start = time.perf_counter()
@@ -377,8 +373,6 @@ def fit(
                 batch = x[idx] if augment is None else augment(x[idx])
                 logits = model(batch)
                 loss = loss_fn(logits, y[idx])
-                if check_each_batch and not math.isfinite(loss.item()):
-                    _stop_at_batch(model, float(loss), b, history, lr)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -409,17 +403,6 @@ def fit(
         reporter.close()
         model.eval()
     return history
-
-
-def _stop_at_batch(model, loss: float, b: int, history: History, lr: float):
-    """A NaN or infinite loss at batch `b`, seen before its step: the weights stay as they are."""
-    history.interrupted = True
-    raise TrainingError(
-        f"The training loss became {loss} at batch {b + 1} of epoch {history.epochs + 1}. "
-        f"Training stopped there: the model keeps its weights from before that batch. Lower the "
-        f"learning rate (now lr={lr:g}), or look for NaN or infinite values that the "
-        "augmentation makes."
-    )
 
 
 def _stop_if_not_finite(model, good: dict, losses: list[float], history: History, lr: float):
