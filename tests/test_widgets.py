@@ -225,13 +225,18 @@ def test_an_error_while_showing_a_new_image_brings_the_last_one_back(tmp_path, m
     assert explorer.picker.name == "coffee" and "coffee through resnet18" in explorer.status.value
 
 
-def test_damaged_weights_leave_every_explorer_on_its_last_good_model(tmp_path, monkeypatch):
+def _damaged_weights(tmp_path, monkeypatch, *names: str) -> None:
+    """An offline weights cache in `tmp_path` where the files of `names` are damaged."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    for name in ("vgg16", "resnet50"):
+    for name in names:
         path = cu.models.weights_file(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"not a checkpoint")  # a damaged cached file
+
+
+def test_damaged_weights_leave_every_explorer_on_its_last_good_model(tmp_path, monkeypatch):
+    _damaged_weights(tmp_path, monkeypatch, "vgg16", "resnet50")
     heat = cu.widgets.HeatmapExplorer("alexnet", "cat")
     before = heat.probabilities
     heat.model_picker.value = "vgg16"
@@ -248,12 +253,7 @@ def test_damaged_weights_leave_every_explorer_on_its_last_good_model(tmp_path, m
 
 def test_an_explorer_whose_first_view_fails_says_so_and_keeps_working(tmp_path, monkeypatch):
     # Issue 21: it got stuck, and each later change raised into the log.
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setenv("COURSE_OFFLINE", "1")
-    for name in ("vgg16", "vgg19"):
-        path = cu.models.weights_file(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"not a checkpoint")
+    _damaged_weights(tmp_path, monkeypatch, "vgg16", "vgg19")
     heat = cu.widgets.HeatmapExplorer("vgg16", "cat")  # its first view fails
     assert str(cu.models.weights_file("vgg16")) in heat.status.value
     heat.model_picker.value = "vgg19"  # fails too: said, not raised
