@@ -11,10 +11,10 @@ import os
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-# COURSE_FIGURE_AUDIT=1 pytest notebooks/: every figure a notebook shows reports the texts too
-# small to read at display size (below 8 pt in a 1280-pixel JupyterLab; plots.small_texts), and
-# the hook below fails on them. Not on by default yet: some of today's figures fail it.
-os.environ.setdefault("COURSE_FIGURE_AUDIT", "0")
+# Every figure a notebook shows reports the texts too small to read at display size (below 8 pt
+# in a 1280-pixel JupyterLab; plots.small_texts), and the hook below fails on them.
+# COURSE_FIGURE_AUDIT=0 turns the audit off, to look at something else first.
+os.environ.setdefault("COURSE_FIGURE_AUDIT", "1")
 
 
 @pytest.hookimpl(wrapper=True)

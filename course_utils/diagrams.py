@@ -28,8 +28,7 @@ Point = tuple[float, float]
 
 def _canvas(width: float, height: float, title: str = "") -> tuple[Figure, Axes]:
     """A width × height inch figure with one frameless Axes measured in inches."""
-    fig = _figure(width, height)
-    fig.set_layout_engine("none")  # the one Axes fills the figure: nothing to lay out
+    fig = _figure(width, height, constrained=False)  # one Axes fills it: nothing to lay out
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set(xlim=(0, width), ylim=(0, height), aspect="equal")
     ax.axis("off")

@@ -6,6 +6,7 @@ as the cell's value or through display(), and tests can inspect it without a scr
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 from matplotlib import ticker
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -91,8 +93,60 @@ def _png_with_text_sizes(fig: Figure):
 show_figures_as_png()
 
 
-def _figure(width: float, height: float) -> Figure:
-    fig = plt.figure(figsize=(width, height), layout="constrained")
+def smallest_fontsize(fig: Figure, *, min_pt: float = MIN_DISPLAY_PT) -> float:
+    """The font size, in points, that `fig` shows at `min_pt` where the notebook shows it:
+    drawn at its dpi, seen at 96 CSS pixels per inch, and shrunk to DISPLAY_WIDTH_PX if wider.
+
+    The PNG is the figure's tight crop; that is wider than the figure when a text sticks out,
+    so the wider of the two is taken, which errs towards larger text."""
+    png_width = fig.get_figwidth() * fig.dpi
+    renderer = fig._get_renderer() if hasattr(fig, "_get_renderer") else None
+    if renderer is not None:
+        with contextlib.suppress(Exception):  # an artist that cannot be measured yet
+            png_width = max(png_width, fig.get_tightbbox(renderer).width * fig.dpi)
+    factor = fig.dpi / 72 * 0.75 * min(1.0, DISPLAY_WIDTH_PX / png_width)
+    return min_pt / factor + 0.01
+
+
+def raise_small_texts(fig: Figure, *, min_pt: float = MIN_DISPLAY_PT) -> None:
+    """Enlarge every text of `fig` that would be shown below `min_pt` to `min_pt`.
+
+    Tick labels are made at draw time from the axis' settings, so those are raised through
+    tick_params; titles, axis labels, legends and free texts are raised one by one."""
+    smallest = smallest_fontsize(fig, min_pt=min_pt)
+    for ax in fig.axes:
+        for axis, name in ((ax.xaxis, "x"), (ax.yaxis, "y")):
+            labels = axis.get_ticklabels(which="both")
+            if labels and min(t.get_fontsize() for t in labels) < smallest:
+                ax.tick_params(axis=name, which="both", labelsize=smallest)
+    for text in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "set_fontsize")):
+        if text.get_fontsize() < smallest:
+            text.set_fontsize(smallest)
+
+
+class ReadableLayoutEngine(ConstrainedLayoutEngine):
+    """Constrained layout (or none, for figures placed by hand) that first raises every text
+    to MIN_DISPLAY_PT at the size the notebook shows the figure (raise_small_texts).
+
+    It runs on every draw, whatever the backend (inline, Agg, a widget's canvas), so a figure
+    that a function fills later, or that a student changes, stays readable too."""
+
+    def __init__(self, *, constrained: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self._constrained = constrained
+
+    def execute(self, fig: Figure):
+        raise_small_texts(fig)
+        if self._constrained:
+            return super().execute(fig)
+        return None
+
+
+def _figure(width: float, height: float, *, constrained: bool = True) -> Figure:
+    """A course figure: shown once by the caller, its texts at least MIN_DISPLAY_PT where shown
+    (ReadableLayoutEngine), laid out by constrained layout unless placed by hand."""
+    fig = plt.figure(figsize=(width, height))
+    fig.set_layout_engine(ReadableLayoutEngine(constrained=constrained))
     plt.close(fig)  # shown once, by the caller
     return fig
 
@@ -594,8 +648,12 @@ def _place_labels(
     fig = ax.figure
     FigureCanvasAgg(fig)  # a renderer, so that text sizes can be measured
     fig.canvas.draw()  # lays the figure out once...
-    fig.set_layout_engine("none")  # ...and keeps it, so that the positions found stay true
+    # ...and keeps it, so that the positions found stay true
+    fig.set_layout_engine(ReadableLayoutEngine(constrained=False))
     renderer = fig.canvas.get_renderer()
+    # Placed at the size they will be shown at (a little above the 8-pt floor, as the labels
+    # may widen the crop), so that raising them later cannot make them overlap.
+    fontsize = max(fontsize, smallest_fontsize(fig, min_pt=MIN_DISPLAY_PT + 0.3))
     frame = fig.bbox  # labels may leave the axes, not the figure
     taken = [
         Bbox.from_extents(x - 3, y - 3, x + 3, y + 3)

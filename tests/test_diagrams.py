@@ -8,7 +8,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from course_utils import blocks, diagrams
+from course_utils import blocks, diagrams, plots
 
 DIAGRAMS = {
     "linear_as_convolution": diagrams.linear_as_convolution,
@@ -57,6 +57,10 @@ def test_each_diagram_is_a_figure_with_axes(figure):
     assert figure.axes
     assert figure.get_figwidth() <= 10.5  # readable at notebook width
     assert _texts(figure)
+
+
+def test_every_text_is_readable_where_the_notebook_shows_it(figure):
+    assert plots.small_texts(_drawn(figure)) == []
 
 
 def test_no_two_labels_overlap(figure):

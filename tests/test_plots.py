@@ -1,5 +1,6 @@
 import pytest
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import course_utils as cu
@@ -178,7 +179,7 @@ def test_the_live_loss_axis_reads_as_plain_numbers_from_the_first_batches_on():
 
 
 def test_text_sizes_follow_the_font_the_dpi_and_the_shrinking_to_the_display_width():
-    fig = cu.plots._figure(4, 3)
+    fig = Figure(figsize=(4, 3), layout="constrained")  # not the course's: that raises texts
     fig.set_dpi(100)
     ax = fig.subplots()
     ax.set_title("title", fontsize=12)
@@ -187,7 +188,8 @@ def test_text_sizes_follow_the_font_the_dpi_and_the_shrinking_to_the_display_wid
     assert sizes["title"] == pytest.approx(12 * 100 / 96)  # pt at 100 dpi, seen at 96 px/inch
     assert sizes["tiny"] == pytest.approx(6 * 100 / 96)
     assert [t for t, _ in cu.plots.small_texts(fig, width_px=10_000)] == ["tiny"]
-    wide = cu.plots._figure(20, 3)  # 2,000 pixels and more, shrunk into 900: 12 pt becomes <6
+    # 2,000 pixels and more, shrunk into 900: 12 pt becomes <6
+    wide = Figure(figsize=(20, 3), layout="constrained")
     wide.set_dpi(100)
     wide.subplots().set_title("title", fontsize=12)
     shrunk = dict(cu.plots.text_sizes(wide, width_px=900))["title"]
@@ -196,10 +198,40 @@ def test_text_sizes_follow_the_font_the_dpi_and_the_shrinking_to_the_display_wid
 
 
 def test_the_png_formatter_reports_small_texts_only_when_asked(monkeypatch):
-    fig = cu.plots._figure(4, 3)
+    fig = Figure(figsize=(4, 3))
     fig.subplots().text(0.5, 0.5, "tiny", fontsize=5)
     monkeypatch.delenv("COURSE_FIGURE_AUDIT", raising=False)
     assert isinstance(cu.plots._png_with_text_sizes(fig), bytes)
     monkeypatch.setenv("COURSE_FIGURE_AUDIT", "1")
     png, metadata = cu.plots._png_with_text_sizes(fig)
     assert png.startswith(b"\x89PNG") and [t for t, _ in metadata["course_small_texts"]] == ["tiny"]
+
+
+def test_course_figures_raise_every_small_text_to_8_pt_where_shown():
+    """A 16-inch figure is shrunk to about half in the notebook: its 10-pt ticks, a 6-pt
+    note, its legend and its title would all show below 8 pt without the course's layout."""
+    fig = cu.plots._figure(16, 3)
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], label="a line")
+    ax.legend()
+    ax.set(title="title", xlabel="x")
+    ax.text(0.5, 0.5, "a note", fontsize=6)
+    assert cu.plots.small_texts(Figure(figsize=(16, 3))) == []  # nothing drawn: nothing small
+    FigureCanvasAgg(fig).draw()
+    assert cu.plots.small_texts(fig) == []
+    shown = dict(cu.plots.text_sizes(fig))
+    assert min(shown.values()) >= 8.0 and shown["a note"] < 8.5  # raised to 8, not beyond
+    before = Figure(figsize=(16, 3))  # the same figure, without the course's layout engine
+    before_ax = before.subplots()
+    before_ax.set(title="title", xlabel="x")
+    before_ax.text(0.5, 0.5, "a note", fontsize=6)
+    assert {"x", "a note", "0.0"} <= {t for t, _ in cu.plots.small_texts(before)}
+
+
+def test_a_hand_placed_course_figure_keeps_its_positions_and_still_raises_texts():
+    fig = cu.plots._figure(16, 3, constrained=False)
+    ax = fig.add_axes((0.1, 0.1, 0.8, 0.8))
+    ax.text(0.5, 0.5, "a note", fontsize=6)
+    FigureCanvasAgg(fig).draw()
+    assert ax.get_position().bounds == pytest.approx((0.1, 0.1, 0.8, 0.8))
+    assert cu.plots.small_texts(fig) == []
