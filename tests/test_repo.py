@@ -206,6 +206,26 @@ def test_notebooks_carry_slide_metadata_and_warn_before_heavy_cells():
                 assert "⏱" in said, f"{path.name}: heavy cell without ⏱"
 
 
+# The most source lines one slide or sub-slide holds: about what a 1280x720 screen shows with
+# the outputs, so that a presenter scrolls a little at most. A longer section is cut into
+# sub-slides where its argument turns (a Check, a new measurement).
+SLIDE_LINES = 70
+
+
+def test_long_sections_are_cut_into_sub_slides():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        slides: list[list[str]] = []
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            kind = cell["metadata"].get("slideshow", {}).get("slide_type")
+            if kind == "skip":
+                continue
+            if kind in ("slide", "subslide") or not slides:
+                slides.append([])
+            slides[-1] += "".join(cell["source"]).splitlines()
+        longest = max(slides, key=len)
+        assert len(longest) <= SLIDE_LINES, f"{path.name}: {longest[0]!r}, {len(longest)} lines"
+
+
 SOLUTION_TITLE = re.compile(r"(?:# @title Solution|\*\*Solution) to exercise (\d+)\b")
 
 
