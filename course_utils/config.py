@@ -41,6 +41,15 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "course_utils"
 
 
+def own_copy(shared: Path, kind: str) -> Path | None:
+    """Where this user keeps their own copy of `kind` ("data", "torch") when the shared folder
+    `shared` (a class's read-only course pack) lacks a file and cannot be written: the same
+    place under cache_dir(), which is under their home by default. None when that is `shared`
+    itself, so there is nowhere else to go."""
+    own = cache_dir() / kind
+    return None if own.resolve() == Path(shared).expanduser().resolve() else own
+
+
 def torch_home() -> Path:
     """Where torchvision caches weights: $TORCH_HOME when set, torch's default otherwise."""
     return Path(torch.hub.get_dir()).parent

@@ -400,6 +400,14 @@ def load_mnist(
     root = Path(root).expanduser() if explicit else config.data_dir()
     folder = root / "MNIST"
     why = ""
+    shared = not explicit and not _raw_files_present(folder) and _unwritable(folder)
+    if shared and (own := config.own_copy(root, "data")) is not None:
+        # A class's read-only pack without MNIST: this user's own copy, kept under their home.
+        config.note(
+            f"The data folder {folder} (COURSE_DATA_DIR) lacks MNIST and cannot be written "
+            f"({shared}): using your own copy in {own / 'MNIST'} instead."
+        )
+        root, folder = own, own / "MNIST"
     if not _raw_files_present(folder):
         if not download:
             why = "downloads are switched off"

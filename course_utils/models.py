@@ -510,6 +510,11 @@ def load_pretrained(name: str, *, strict: bool = False, report: bool = True) -> 
     weights = weights_for(name)
     path = weights_file(name)
     cached = path.is_file()
+    own = config.own_copy(config.torch_home(), "torch")
+    if not cached and own is not None and config.unwritable(path.parent):
+        # A class's read-only TORCH_HOME without these weights: this user's own copy instead.
+        path = own / "hub" / "checkpoints" / path.name
+        cached = path.is_file()
     model = None
     reason = ""
     if config.is_offline() and not cached:

@@ -325,6 +325,7 @@ def test_an_unwritable_data_folder_falls_back_saying_why(tmp_path, monkeypatch, 
     blocker = tmp_path / "a_file"
     blocker.write_text("a file where a folder should be", encoding="utf-8")
     monkeypatch.setenv("COURSE_DATA_DIR", str(blocker / "data"))
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "own"))  # the student's own folder
     train, test = cu.load_mnist(mirrors=UNREACHABLE)
     out = capsys.readouterr().out
     assert (len(train), len(test)) == (4000, 1000)
@@ -686,3 +687,28 @@ def test_cluttered_is_deterministic_and_named_by_its_settings(digits):
     assert "seed-1" in cu.families.dataset_label(a)
     with pytest.raises(ValueError, match="24×24 can't hold a 28×28"):
         cu.data.cluttered(train, 5, size=24)
+
+
+def test_a_read_only_pack_without_mnist_downloads_into_the_students_own_folder(
+    tmp_path, monkeypatch, capsys, make_read_only
+):
+    """A class's pack (COURSE_DATA_DIR, read-only) that lacks MNIST: each student gets their own
+    copy under their cache folder, downloaded once and read from there afterwards; the pack is
+    never written. Before, the student fell back to the 5,000 shipped digits."""
+    pack, own = tmp_path / "pack", tmp_path / "home-cache"
+    (pack / "MNIST").mkdir(parents=True)
+    make_read_only(pack)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(pack))
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(own))
+    files = _small_mnist_files()
+    resources = [(name, hashlib.md5(body).hexdigest()) for name, body in files.items()]
+    monkeypatch.setattr(MNIST, "resources", resources)
+    with file_server(files) as (url, requested):
+        train, _ = cu.load_mnist(mirrors=[url])
+    assert len(train) == 300 and requested  # downloaded: not the shipped digits
+    assert _files_in(own / "data") == sorted(_raw_names())
+    assert _files_in(pack) == []
+    out = capsys.readouterr().out
+    assert str(pack / "MNIST") in out and str(own / "data" / "MNIST") in out
+    again, _ = cu.load_mnist(mirrors=["http://127.0.0.1:9/"])  # nothing listens: read, not fetched
+    assert len(again) == 300

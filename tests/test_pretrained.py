@@ -367,3 +367,27 @@ def test_classify_turns_a_phone_photo_upright_and_refuses_a_strip(resnet18_untra
     strip = Image.new("RGB", (60000, 1))  # would need gigabytes once its short side is 224
     with pytest.raises(cu.ImageLoadError, match="60000 × 1 pixels"):
         cu.models.classify(resnet18_untrained, strip, k=5)
+
+
+def test_a_read_only_torch_home_without_the_weights_keeps_the_students_own_copy(
+    tmp_path, served, monkeypatch, make_read_only
+):
+    """A class's TORCH_HOME (the read-only pack) that lacks resnet18: the weights are downloaded
+    into the student's own cache folder and loaded from there the next time, never into the
+    pack. Before, the download failed on the pack and the network was untrained."""
+    pack, own = tmp_path / "pack", tmp_path / "home-cache"
+    (pack / "hub" / "checkpoints").mkdir(parents=True)
+    make_read_only(pack)
+    monkeypatch.setenv("TORCH_HOME", str(pack))
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(own))
+    torch.manual_seed(0)
+    reference = tvm.resnet18()
+    _serve("resnet18", _state_bytes(reference), served, monkeypatch)
+    model = cu.pretrained("resnet18", strict=True)
+    torch.testing.assert_close(model.state_dict(), reference.state_dict())
+    kept = own / "torch" / "hub" / "checkpoints" / models.weights_file("resnet18").name
+    assert kept.is_file() and list((pack / "hub" / "checkpoints").iterdir()) == []
+    folder, _ = served
+    for file in folder.iterdir():
+        file.unlink()  # the server has nothing now: the next load reads the student's copy
+    assert cu.pretrained("resnet18", strict=True).is_pretrained
