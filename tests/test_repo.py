@@ -2,6 +2,7 @@
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -40,6 +41,7 @@ CONDA_FORGE = {
     "playwright": "playwright-python",  # conda-forge's "playwright" is the Node.js driver
     "ruff": "ruff",
     "pyyaml": "pyyaml",  # pyyaml-feedstock recipe/recipe.yaml: name: pyyaml
+    "jupyterhub": "jupyterhub",  # conda-forge/jupyterhub-feedstock, noarch
 }
 
 
@@ -520,3 +522,39 @@ def test_a_hung_notebook_cell_is_stopped_by_nbval_s_cell_timeout(tmp_path):
     )
     assert run.returncode != 0 and "1 failed" in run.stdout, run.stdout[-2000:]
     assert time.monotonic() - start < 100  # stopped, not slept through
+
+
+def test_binder_reads_the_student_install_and_bakes_the_pack_that_its_kernels_read():
+    """repo2docker reads binder/ (and then ignores the root's files): requirements.txt, runtime.txt,
+    postBuild run once at build time, start before each session. No Docker here, so this checks
+    what repo2docker would read; the image build itself is untested."""
+    binder = ROOT / "binder"
+    assert sorted(p.name for p in binder.iterdir()) == [
+        "postBuild",
+        "requirements.txt",
+        "runtime.txt",
+        "start",
+    ]
+    lines = [
+        line
+        for line in (binder / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert lines[-1] == "-r ../requirements.txt"  # the student install, course_utils included
+    assert (binder / "../requirements.txt").resolve() == ROOT / "requirements.txt"
+    version = (binder / "runtime.txt").read_text(encoding="utf-8").strip()
+    assert re.fullmatch(r"python-3\.1[0-9]", version), version
+    requires = re.search(r'requires-python = ">=3\.(\d+)"', (ROOT / "pyproject.toml").read_text())
+    assert int(version.split(".")[1]) >= int(requires.group(1))
+    pack = {}
+    for name in ("postBuild", "start"):
+        script = binder / name
+        assert os.access(script, os.X_OK), f"binder/{name} must be executable"
+        text = script.read_text(encoding="utf-8")
+        assert text.startswith("#!/bin/bash\n"), name
+        assert subprocess.run(["bash", "-n", str(script)]).returncode == 0, name
+        pack[name] = re.findall(r"^export (.+)$", text, re.M)
+    assert pack["postBuild"] == pack["start"]  # the kernels read where the build wrote
+    assert "COURSE_DATA_DIR=" in pack["start"][0] and "TORCH_HOME=" in pack["start"][0]
+    assert "python -m course_utils.prefetch" in (binder / "postBuild").read_text(encoding="utf-8")
+    assert (binder / "start").read_text(encoding="utf-8").rstrip().endswith('exec "$@"')
