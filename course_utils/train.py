@@ -357,11 +357,21 @@ def fit(
     model.fit_history = history  # what save_trained records, also when training stops early
     reporter = _Reporter(history, epochs, batches, live, quiet)
     train_seconds = 0.0
+    # A NaN or infinite loss stops training at its batch, before its step. On the CPU nothing
+    # is queued, so each loss is checked as it comes, for free. An optimizer that can skip a
+    # step on the device (AdamW's fused kernel, which fit uses on CUDA: optimizer.found_inf, as
+    # torch's GradScaler sets it) is told to skip every step from that batch on, so that no
+    # batch waits for the device; the epoch's one read then finds the batch. Any other keeps
+    # the weights from the epoch's start, put back at the epoch's end.
+    gated = bool(getattr(optimizer, "_step_supports_amp_scaling", False))
+    check_each = dev.type == "cpu" and not gated
     try:
         for _ in range(epochs):
             start = time.perf_counter()
-            # The weights at the start of the epoch: put back if a loss turns out non-finite.
-            good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            good = None
+            if not (gated or check_each):
+                good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            stopped = torch.zeros((), device=dev)  # 1 from the first non-finite loss on
             model.train()
             order = torch.randperm(len(y), device=dev)
             # Losses and hits stay on the device: reading them back every batch would make
@@ -373,8 +383,14 @@ def fit(
                 batch = x[idx] if augment is None else augment(x[idx])
                 logits = model(batch)
                 loss = loss_fn(logits, y[idx])
+                if check_each and not torch.isfinite(loss):
+                    losses[b:] = loss.detach()
+                    break  # before its step: the model keeps the weights from before it
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if gated:
+                    stopped = torch.maximum(stopped, (~torch.isfinite(loss.detach())).float())
+                    optimizer.found_inf = stopped  # read by the fused step, on the device
                 optimizer.step()
                 scheduler.step()
                 losses[b] = loss.detach()
@@ -405,18 +421,26 @@ def fit(
     return history
 
 
-def _stop_if_not_finite(model, good: dict, losses: list[float], history: History, lr: float):
-    """At the first NaN or infinite loss: the weights of the epoch's start back, and a message."""
+def _stop_if_not_finite(
+    model, good: dict | None, losses: list[float], history: History, lr: float
+) -> None:
+    """At the first NaN or infinite loss, a message saying which weights the model keeps: those
+    from before that batch (its step and every later one were skipped), or, with `good`, the
+    epoch's start, put back here."""
     bad = next((b for b, v in enumerate(losses) if not math.isfinite(v)), None)
     if bad is None:
         return
-    model.load_state_dict(good)
+    if good is not None:
+        model.load_state_dict(good)
+        kept = f"its weights from the end of epoch {history.epochs}"
+    else:
+        kept = f"its weights from before that batch (after {bad} of this epoch's batches)"
     history.interrupted = True
     raise TrainingError(
         f"The training loss became {losses[bad]} at batch {bad + 1} of epoch "
-        f"{history.epochs + 1}. The model keeps its weights from the end of epoch "
-        f"{history.epochs}. Lower the learning rate (now lr={lr:g}), or look for NaN or "
-        "infinite values that the augmentation makes."
+        f"{history.epochs + 1}. Training stopped there; the model keeps {kept}. Lower the "
+        f"learning rate (now lr={lr:g}), or look for NaN or infinite values that the "
+        "augmentation makes."
     )
 
 

@@ -38,3 +38,36 @@ def test_fit_waits_for_the_gpu_once_per_epoch_not_per_batch():
     waits = [w for w in caught if "synchroniz" in str(w.message)]
     # Checks before training and a few reads at each epoch's end; 48 batches would be 48+.
     assert len(waits) < 3 * 16, [str(w.message) for w in waits[:5]]
+
+
+def test_a_non_finite_loss_stops_at_its_batch_on_cuda_without_waiting_each_batch():
+    """On CUDA the fused AdamW skips, on the device, every step from the first NaN loss on: the
+    model keeps the weights from before that batch (as a run interrupted there), and the epoch's
+    one read finds it."""
+    train, test = digits()  # 16 batches per epoch
+
+    class Poison:
+        calls = 0
+
+        def __call__(self, batch):
+            self.calls += 1
+            return batch * float("nan") if self.calls == 20 else batch
+
+    class StopAt:
+        calls = 0
+
+        def __call__(self, batch):
+            self.calls += 1
+            if self.calls == 20:
+                raise KeyboardInterrupt
+            return batch
+
+    cu.seed_everything(0)
+    model = cu.LeNet5()
+    with pytest.raises(cu.train.TrainingError, match="batch 4 of epoch 2.*before that batch"):
+        cu.fit(model, train, test, epochs=3, device="cuda", quiet=True, augment=Poison())
+    cu.seed_everything(0)
+    reference = cu.LeNet5()
+    with pytest.raises(KeyboardInterrupt):
+        cu.fit(reference, train, test, epochs=3, device="cuda", quiet=True, augment=StopAt())
+    torch.testing.assert_close(model.state_dict(), reference.state_dict())

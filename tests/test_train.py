@@ -135,7 +135,10 @@ def test_fit_reads_values_back_once_per_epoch_not_per_batch(digits, monkeypatch)
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(torch.Tensor, method, counted)
-    cu.fit(cu.LeNet5(), train, test, epochs=2, batch_size=32, quiet=True)
+    # The path fit takes on CUDA: a fused AdamW, told on the device to skip a non-finite step.
+    # (On the CPU fit checks each loss as it comes: nothing is queued there, so that is free.)
+    monkeypatch.setattr(cu.train, "optimizer_for", _fused_adamw)
+    cu.fit(cu.LeNet5(), train, test, epochs=2, batch_size=32, quiet=True, device="cpu")
     monkeypatch.undo()
     # A handful per epoch (the losses, the accuracies) and a few checks before training;
     # one per batch would be 250.
@@ -208,22 +211,44 @@ def test_a_nan_pixel_is_refused_before_training(digits):
     torch.testing.assert_close(model.state_dict(), state)
 
 
-def test_a_non_finite_loss_stops_training_with_the_last_good_weights(digits):
+class Poison:
+    """An augmentation that makes NaN inputs in its n-th batch, as a broken one can."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.calls = n, 0
+
+    def __call__(self, batch):
+        self.calls += 1
+        return batch * float("nan") if self.calls == self.n else batch
+
+
+def _fused_adamw(model, lr, weight_decay, dev):
+    """The optimizer fit uses on CUDA (fused AdamW, which skips a step on the device when told
+    to), here on the CPU: fit's path for a device whose queue must not wait."""
+    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+
+
+@pytest.mark.parametrize("optimizer", ["cpu", "fused, as on CUDA"])
+def test_a_non_finite_loss_stops_at_its_batch_with_the_weights_from_before_it(
+    digits, optimizer, monkeypatch
+):
+    """NaN inputs in the 15th batch (the 5th of epoch 2): training stops there, and the model
+    has exactly the weights of a run interrupted before that batch, not those of the epoch's
+    start (what fit kept before; and on CUDA it noticed only at the epoch's end)."""
     train, test = digits
-    small = cu.data.subset(train, 320)
-
-    class Poison:  # makes NaN inputs in the 15th batch (epoch 2), as a broken augmentation can
-        calls = 0
-
-        def __call__(self, batch):
-            self.calls += 1
-            return batch * float("nan") if self.calls == 15 else batch
-
+    small = cu.data.subset(train, 320)  # 10 batches per epoch
+    if optimizer != "cpu":
+        monkeypatch.setattr(cu.train, "optimizer_for", _fused_adamw)
+    cu.seed_everything(0)
     model = cu.LeNet5()
-    with pytest.raises(cu.train.TrainingError, match="batch 5 of epoch 2.*end of epoch 1"):
-        cu.fit(model, small, test, epochs=3, quiet=True, augment=Poison())
-    assert all(torch.isfinite(p).all() for p in model.parameters())
+    with pytest.raises(cu.train.TrainingError, match="batch 5 of epoch 2.*before that batch"):
+        cu.fit(model, small, test, epochs=3, quiet=True, augment=Poison(15), device="cpu")
     assert model.fit_history.epochs == 1
+    cu.seed_everything(0)
+    reference = cu.LeNet5()
+    with pytest.raises(KeyboardInterrupt):  # the same run, stopped before the 15th batch
+        cu.fit(reference, small, test, epochs=3, quiet=True, augment=InterruptAt(15), device="cpu")
+    torch.testing.assert_close(model.state_dict(), reference.state_dict(), rtol=0, atol=0)
 
 
 def test_common_mistakes_get_a_message_before_training(digits):
