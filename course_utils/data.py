@@ -294,9 +294,13 @@ def _read_mnist(
     fix = f"Delete the folder {folder} and run again to download them afresh" + (
         " (or run `python -m course_utils.prefetch`)." if label == "MNIST" else "."
     )
+    # torchvision reads MNIST/processed/*.pt, when there, instead of the raw files: a file
+    # planted there in a shared folder would replace the digits. Only the raw files are read.
+    # (The same class name: torchvision finds the folder by it.)
+    raw_only = type(dataset.__name__, (dataset,), {"_check_legacy_exist": lambda self: False})
     try:
-        train = dataset(str(root), train=True)
-        test = dataset(str(root), train=False)
+        train = raw_only(str(root), train=True)
+        test = raw_only(str(root), train=False)
     except Exception as err:  # torchvision's parser asserts on a bad header
         if _raw_files_present(folder, dataset):
             bad = _unreadable_idx_files(folder / "raw", dataset)
@@ -306,7 +310,16 @@ def _read_mnist(
                 which = f"The {label} files {', '.join(bad)} are"
             else:
                 which = f"The {label} files in {folder / 'raw'} are"
-            raise error(f"{which} corrupt or incomplete ({err}). {fix}") from err
+            # torchvision's parser fails on a short header with a bare assert: say what it saw
+            sizes = ", ".join(
+                f"{Path(p).name} holds {Path(p).stat().st_size:,} bytes"
+                for p in bad
+                if Path(p).is_file()
+            )
+            detail = str(err).strip() or (
+                f"{type(err).__name__}: {sizes or 'a header that cannot be read'}"
+            )
+            raise error(f"{which} corrupt or incomplete ({detail}). {fix}") from err
         raise
     for split, prefix in ((train, "train"), (test, "t10k")):
         if len(split.data) != len(split.targets):

@@ -497,8 +497,17 @@ def class_activation_maps(
     pooling and w the weights of the linear layer after it; for NiN, the class maps of its last
     MLP convolution themselves. So mean(M_c) + cam_bias(model)[c] is class c's logit.
     `size` (an int or (h, w)) resizes the maps bilinearly, e.g. to the image for an overlay;
-    the identity holds only for the maps as computed (size=None). `images` is N×C×H×W.
+    the identity holds only for the maps as computed (size=None). `images` is N×C×H×W; one
+    image, C×H×W, gives its maps alone: classes × h × w.
     """
+    if images.dim() not in (3, 4):
+        shape = " × ".join(map(str, images.shape))
+        raise ValueError(
+            f"class_activation_maps takes images as N × C × H × W (or one as C × H × W), "
+            f"not a tensor of shape {shape}."
+        )
+    if images.dim() == 3:
+        return class_activation_maps(model, images[None], size=size)[0]
     pool, fc = _head_or_raise(model)
     found: list[torch.Tensor] = []
     hook = pool.register_forward_pre_hook(lambda _m, args: found.append(args[0].detach()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import numbers
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -253,6 +254,23 @@ def _check(
         )
 
 
+def _checked_input_size(input_size) -> tuple[int, int, int]:
+    """`input_size` as (C, H, W), or a ConvolutionizeError that shows what it must be."""
+    ok = (
+        isinstance(input_size, Sequence)
+        and not isinstance(input_size, str)
+        and len(input_size) == 3
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in input_size)
+        and all(v >= 1 for v in input_size)
+    )
+    if not ok:
+        raise ConvolutionizeError(
+            f"input_size is the image's (channels, height, width), such as (3, 224, 224) for "
+            f"AlexNet or (1, 28, 28) for LeNet5, not {input_size!r}."
+        )
+    return tuple(int(v) for v in input_size)
+
+
 def convolutionize(
     model_or_layers: nn.Module | Iterable[nn.Module], input_size: Sequence[int]
 ) -> nn.Sequential:
@@ -279,6 +297,7 @@ def convolutionize(
     tolerance for the dtype (TOLERANCE), for instance because the model's forward() does
     something that no module shows, ConvolutionizeError says by how much.
     """
+    input_size = _checked_input_size(input_size)
     if not isinstance(model_or_layers, nn.Module):
         model_or_layers = list(model_or_layers)  # an iterator is read once
     whole_model = all(hasattr(model_or_layers, a) for a in ("features", "classifier"))
@@ -342,7 +361,16 @@ def convolutionize(
                         f"Layer {name!r} ({type(layer).__name__}) left no map: the layers before "
                         "the first Linear must keep a C×H×W map."
                     )
-                x = copied(x)
+                try:
+                    x = copied(x)
+                except RuntimeError as err:  # a map smaller than a kernel, most often
+                    side = "×".join(map(str, x.shape[2:])) if x.dim() == 4 else str(tuple(x.shape))
+                    raise ConvolutionizeError(
+                        f"At input_size {tuple(input_size)}, layer {name!r} ({layer}) gets a "
+                        f"{side} map and fails: {config.short_error(err)}. Give the input_size "
+                        "the network was built for (224×224 for AlexNet and VGG, 28×28 for "
+                        "LeNet5) or larger."
+                    ) from None
                 target.append((name, copied))
     finally:
         for m, training in modes:

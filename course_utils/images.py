@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import warnings
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
 
 # Photos inside scikit-image's package folder: no download needed. Most show an ImageNet class.
 SAMPLE_FILES = {
@@ -42,6 +45,10 @@ def _describe(source: object, name: str | None) -> str:
         return f"'{os.fspath(source)}'"
     if isinstance(source, bytes | bytearray | memoryview):
         return f"the {len(source):,} bytes given"
+    if isinstance(source, Image.Image):
+        return f"the {source.width} × {source.height} image given"
+    if isinstance(source, torch.Tensor):
+        return "the tensor given"
     return f"the file object {getattr(source, 'name', type(source).__name__)!r}"
 
 
@@ -94,16 +101,21 @@ def upright_rgb(image: Image.Image, name: str = "the image") -> Image.Image:
 
 
 def load_image(
-    source: str | os.PathLike | bytes | bytearray | memoryview | BinaryIO,
+    source: str | os.PathLike | bytes | bytearray | memoryview | BinaryIO | Image.Image | Tensor,
     *,
     name: str | None = None,
 ) -> Image.Image:
-    """An RGB PIL image from a path, bytes or a file object; raises ImageLoadError.
+    """An RGB PIL image from a path, bytes, a file object, a PIL image or an image tensor
+    (C × H × W with 1, 3 or 4 channels: floats in [0, 1] or uint8); raises ImageLoadError.
 
     EXIF rotation is applied; 16-bit, CMYK, palette, greyscale and transparent images become
     8-bit RGB (transparency over white).
     """
     what = _describe(source, name)
+    if isinstance(source, Image.Image):
+        return upright_rgb(source, what)
+    if isinstance(source, Tensor):
+        return _from_tensor(source, what)
     with contextlib.ExitStack() as opened:
         try:
             stream = _binary_stream(source, what, opened)
@@ -116,6 +128,30 @@ def load_image(
         except OSError as err:
             raise ImageLoadError(f"Cannot read {what}: {err.strerror or err}.") from err
         return _decode(stream, what)
+
+
+def _from_tensor(x: Tensor, what: str) -> Image.Image:
+    """An image tensor as an RGB PIL image, or an ImageLoadError saying what shape it needs."""
+    from torchvision.transforms.functional import to_pil_image
+
+    shape = " × ".join(map(str, x.shape))
+    if x.dim() == 4 and x.shape[0] == 1:
+        x = x[0]  # a batch of one
+    if x.dim() != 3 or x.shape[0] not in (1, 3, 4):
+        raise ImageLoadError(
+            f"{what} has shape {shape}; an image tensor is C × H × W with 1, 3 or 4 channels "
+            "(a batch of one, 1 × C × H × W, also works)."
+        )
+    if x.is_floating_point():
+        low, high = float(x.min()), float(x.max())
+        if low < 0 or high > 1 or not math.isfinite(low + high):
+            raise ImageLoadError(
+                f"{what} holds values from {low:.3g} to {high:.3g}; a float image tensor is in "
+                "[0, 1]. Undo the normalisation first (x * std + mean), or pass the image itself."
+            )
+    elif x.dtype != torch.uint8:
+        raise ImageLoadError(f"{what} is {x.dtype}; an image tensor is float in [0, 1] or uint8.")
+    return check_proportions(_to_rgb(to_pil_image(x.detach().cpu())), what)
 
 
 def _binary_stream(source, what: str, opened: contextlib.ExitStack) -> BinaryIO:

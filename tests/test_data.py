@@ -712,3 +712,19 @@ def test_a_read_only_pack_without_mnist_downloads_into_the_students_own_folder(
     assert str(pack / "MNIST") in out and str(own / "data" / "MNIST") in out
     again, _ = cu.load_mnist(mirrors=["http://127.0.0.1:9/"])  # nothing listens: read, not fetched
     assert len(again) == 300
+
+
+def test_a_planted_processed_file_does_not_replace_the_raw_digits(tmp_path, capsys):
+    """Old torchvision read MNIST/processed/*.pt first: a file planted there in a shared folder
+    replaced the digits (and torch.load ran what it held). The raw files are what is read."""
+    raw, processed = tmp_path / "MNIST" / "raw", tmp_path / "MNIST" / "processed"
+    raw.mkdir(parents=True)
+    processed.mkdir()
+    for name, body in _small_mnist_files().items():
+        (raw / name.removesuffix(".gz")).write_bytes(gzip.decompress(body))
+    planted = (torch.zeros(10, 28, 28, dtype=torch.uint8), torch.zeros(10, dtype=torch.long))
+    for name in ("training.pt", "test.pt"):
+        torch.save(planted, processed / name)
+    train, test = cu.load_mnist(tmp_path, download=False)
+    assert (len(train), len(test)) == (300, 100)
+    assert train.images.abs().sum() > 0  # the real digits' ink, not the planted blank images

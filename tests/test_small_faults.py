@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 import course_utils as cu
 from course_utils import families, prefetch
@@ -68,3 +69,78 @@ def test_colab_sync_outside_the_repository_says_where_to_run_it(tmp_path):
     )
     assert done.returncode == 2
     assert f"No notebooks in {tmp_path / 'notebooks'}" in done.stderr
+
+
+def test_load_image_takes_a_pil_image_upright_and_an_image_tensor(tmp_path):
+    from PIL import Image
+
+    photo = Image.new("RGB", (40, 30), (200, 10, 10))
+    exif = photo.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view", as a phone writes it
+    photo.save(tmp_path / "phone.jpg", exif=exif)
+    opened = Image.open(tmp_path / "phone.jpg")  # as a student opens it, EXIF not applied
+    assert cu.load_image(opened).size == (30, 40)  # upright, as load_image(path) gives it
+    assert cu.load_image(opened).size == cu.load_image(tmp_path / "phone.jpg").size
+    grey = Image.new("L", (8, 6))
+    assert cu.load_image(grey).mode == "RGB"
+    x = torch.rand(3, 6, 8)
+    image = cu.load_image(x)
+    assert image.size == (8, 6) and image.mode == "RGB"
+    torch.testing.assert_close(
+        torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 255, x, atol=1 / 255, rtol=0
+    )
+    assert cu.load_image(x[None]).size == (8, 6)  # a batch of one
+    assert cu.load_image((x * 255).to(torch.uint8)).size == (8, 6)
+    with pytest.raises(cu.images.ImageLoadError, match="shape 6 × 8.*C × H × W"):
+        cu.load_image(x[0])
+    with pytest.raises(cu.images.ImageLoadError, match=r"values from .* \[0, 1\].*normalisation"):
+        cu.load_image(x * 4 - 2)
+
+
+def test_class_activation_maps_of_one_image_and_a_clear_error_for_other_shapes():
+    torch.manual_seed(0)
+    model = families.build("ResNet").eval()
+    images = torch.rand(3, 1, 28, 28)
+    maps = families.class_activation_maps(model, images)
+    one = families.class_activation_maps(model, images[1])  # C × H × W
+    assert one.shape == maps.shape[1:]
+    torch.testing.assert_close(one, maps[1], atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="N × C × H × W.*shape 28 × 28"):
+        families.class_activation_maps(model, images[1, 0])
+
+
+@pytest.mark.parametrize(
+    ("size", "match"),
+    [
+        (28, r"\(channels, height, width\).*not 28"),
+        ((28, 28), r"\(1, 28, 28\) for LeNet5, not \(28, 28\)"),
+        ((1, 28.0, 28), "not"),
+        ((1, 8, 8), r"input_size \(1, 8, 8\), layer 'features\.3'.*2×2 map"),
+    ],
+)
+def test_convolutionize_names_a_wrong_or_too_small_input_size(size, match):
+    with pytest.raises(cu.fcn.ConvolutionizeError, match=match):
+        cu.convolutionize(cu.LeNet5(), size)
+
+
+def test_a_two_byte_mnist_file_is_named_with_its_size(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (raw / name).write_bytes(b"\x00\x00")
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(b"\x00\x00\x08\x01" + (0).to_bytes(4, "big"))
+    with pytest.raises(cu.data.MNISTError) as raised:
+        cu.load_mnist(tmp_path)
+    message = str(raised.value)
+    assert "()" not in message
+    assert "train-images-idx3-ubyte holds 2 bytes" in message
+    assert str(tmp_path / "MNIST") in message
+
+
+def test_a_file_mirror_that_lacks_the_files_is_named_not_taken_for_a_dns_failure(tmp_path, capsys):
+    train, _ = cu.load_mnist(tmp_path / "data", mirrors=[f"file://{tmp_path}/nowhere/"])
+    out = capsys.readouterr().out
+    assert len(train) == 4000  # the shipped digits
+    assert "No such file" in out and f"{tmp_path}/nowhere" in out
+    assert "cannot be reached" not in out and "DNS" not in out
