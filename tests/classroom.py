@@ -8,8 +8,9 @@ tests/test_hub.py (two students, in CI) and benchmarks/classroom.py (a larger cl
 The hub is JupyterHub from PyPI with its built-in DummyAuthenticator and
 SimpleLocalProcessSpawner, on 127.0.0.1 only, behind configurable-http-proxy from npm
 (`npm ci --prefix tests/hub`). Each student logs in through the hub's REST API (a token of
-their own), starts their own server, uploads the notebook into their home and runs it, cell
-by cell, in a kernel of that server, over the kernel's WebSocket, as JupyterLab does. Every
+their own), starts their own server, pulls the course into their home with nbgitpuller (the
+link recipe in the README) and runs a notebook from it, cell by cell, in a kernel of that
+server, over the kernel's WebSocket, as JupyterLab does. Every
 student's kernel gets the same environment a hub would give it: the shared, read-only course
 pack in COURSE_DATA_DIR and TORCH_HOME, and a home of their own for everything else.
 """
@@ -26,12 +27,17 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
+# What the students pull: this repository's committed state (a local path works as nbgitpuller's
+# repo, as the course's GitHub URL does on a real hub), into ~/image-classification.
+REPO = str(ROOT)
+COURSE_FOLDER = "image-classification"
 PROXY = ROOT / "tests" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
 
 # What each kernel reports after its notebook: where it wrote, and its peak memory.
@@ -97,6 +103,8 @@ class Hub:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
         self.log = self.folder / "hub.log"
+        self.tokens: dict[str, str] = {}
+        self.servers: dict[str, str] = {}
 
     # --- the hub itself ---------------------------------------------------------------------
 
@@ -191,8 +199,6 @@ class Hub:
 
     def api(self, method: str, path: str, body: dict | None = None, token: str = "") -> dict:
         """The hub's REST API, as the service that stands in for the university's login."""
-        import urllib.request
-
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
             f"{self.url}/hub/api{path}",
@@ -221,19 +227,74 @@ class Hub:
         waited = f"{self.start_timeout:.0f} s"
         raise HubError(f"{user}'s server did not start in {waited}: {self.tail()}")
 
+    def pull_link(self, user: str, repo: str = REPO) -> str:
+        """The nbgitpuller link an instructor hands out (README, "A class on a JupyterHub"): it
+        logs the student in, pulls the course into their home and opens notebook 01."""
+        query = urllib.parse.urlencode(
+            {
+                "repo": repo,
+                "urlpath": f"lab/tree/{COURSE_FOLDER}/notebooks/01_lenet_mnist.ipynb",
+                "targetpath": COURSE_FOLDER,
+            }
+        )
+        return f"{self.url}/hub/user-redirect/git-pull?{query}"
+
+    def follow_as_student(self, user: str, url: str) -> tuple[str, str]:
+        """Open `url` in a browser-like session: the hub asks the student to log in (its login
+        form, as DummyAuthenticator serves it), then follows every redirect, through the OAuth
+        handshake with the student's server. (The page's final URL, its HTML.)"""
+        import http.cookiejar
+        import re
+
+        jar = http.cookiejar.CookieJar()
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        with browser.open(url, timeout=60) as page:
+            login_url, html = page.geturl(), page.read().decode()
+        if "/hub/login" in login_url:
+            xsrf = re.search(r'name="_xsrf" value="([^"]+)"', html)
+            form = {"username": user, "password": "any"} | ({"_xsrf": xsrf[1]} if xsrf else {})
+            body = urllib.parse.urlencode(form).encode()
+            with browser.open(login_url, data=body, timeout=120) as page:
+                return page.geturl(), page.read().decode()
+        return login_url, html
+
+    def pull_course(self, user: str, token: str, repo: str = REPO) -> list[dict]:
+        """What the link's page does next: nbgitpuller's API clones (or updates) the course into
+        the student's home, reporting as a stream of events; the events, the last "finished"."""
+        query = urllib.parse.urlencode({"repo": repo, "targetpath": COURSE_FOLDER})
+        request = urllib.request.Request(
+            f"{self.servers[user]}git-pull/api?{query}",
+            headers={"Authorization": f"token {token}"},
+        )
+        events = []
+        with urllib.request.urlopen(request, timeout=300) as stream:
+            for raw in stream:
+                line = raw.decode().strip()
+                if line.startswith("data:"):
+                    events.append(json.loads(line.removeprefix("data:")))
+                    if events[-1].get("phase") in ("finished", "error"):
+                        break
+        if not events or events[-1].get("phase") != "finished":
+            raise HubError(f"nbgitpuller did not pull {repo} for {user}: {events[-3:]}")
+        return events
+
     # --- a class ------------------------------------------------------------------------------
 
-    def run_class(self, notebooks: dict[str, str], *, cell_timeout: float = 300) -> list[Run]:
-        """Every student in `notebooks` (user: notebook file) logs in, starts a server and runs
-        their notebook, all at the same time."""
+    def run_class(
+        self, notebooks: dict[str, str], *, cell_timeout: float = 300, repo: str = REPO
+    ) -> list[Run]:
+        """Every student in `notebooks` (user: notebook file) logs in, starts a server, pulls
+        the course with nbgitpuller and runs their notebook from it, all at the same time."""
         tokens = {user: self.log_in(user) for user in notebooks}
-        servers = {user: self.start_server(user, tokens[user]) for user in notebooks}
-        self.tokens, self.servers = tokens, servers
+        self.tokens.update(tokens)
+        for user in notebooks:
+            self.servers[user] = self.start_server(user, tokens[user])
+            self.pull_course(user, tokens[user], repo)
 
         async def everyone() -> list[Run]:
             return await asyncio.gather(
                 *(
-                    run_notebook(servers[u], tokens[u], u, NOTEBOOKS / nb, cell_timeout)
+                    run_notebook(self.servers[u], tokens[u], u, nb, cell_timeout)
                     for u, nb in notebooks.items()
                 )
             )
@@ -306,13 +367,14 @@ async def _execute(ws, code: str, session: str, timeout: float) -> tuple[str, st
 
 
 async def run_notebook(
-    server: str, token: str, user: str, notebook: Path, cell_timeout: float
+    server: str, token: str, user: str, notebook: str, cell_timeout: float
 ) -> Run:
-    """Upload `notebook` into the student's home and run it in a kernel of their server."""
+    """Run `notebook` of the course the student pulled into their home, in a kernel of their
+    server started as JupyterLab starts one (a session, in the notebook's folder)."""
     from tornado.httpclient import AsyncHTTPClient, HTTPRequest
     from tornado.websocket import websocket_connect
 
-    run = Run(user, notebook.name)
+    run = Run(user, notebook)
     client = AsyncHTTPClient()
     headers = {"Authorization": f"token {token}", "Content-Type": "application/json"}
 
@@ -326,12 +388,12 @@ async def run_notebook(
         )
         return json.loads(response.body) if response.body else {}
 
-    content = json.loads(notebook.read_text(encoding="utf-8"))
-    await call("PUT", f"contents/{notebook.name}", {"type": "notebook", "content": content})
+    path = f"{COURSE_FOLDER}/notebooks/{notebook}"
+    content = (await call("GET", f"contents/{path}?content=1"))["content"]
     session = await call(
         "POST",
         "sessions",
-        {"path": notebook.name, "type": "notebook", "name": "", "kernel": {"name": "python3"}},
+        {"path": path, "type": "notebook", "name": "", "kernel": {"name": "python3"}},
     )
     kernel = session["kernel"]["id"]
     ws_url = server.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels"

@@ -2,7 +2,8 @@
 
 The hub, its proxy and the students' servers are real (tests/classroom.py): JupyterHub's
 DummyAuthenticator and SimpleLocalProcessSpawner on 127.0.0.1, configurable-http-proxy from
-npm. Each student logs in through the hub's REST API and runs a notebook in their own server.
+npm. Each student logs in through the hub's REST API, pulls the course into their home with
+nbgitpuller (the README's link recipe) and runs a notebook from it in their own server.
 Fails if a run fails, if a student's results land anywhere but their own home, if one student
 can reach another's server, or if anything is written to the pack.
 """
@@ -18,12 +19,19 @@ from classroom import Hub, hub_command, make_pack, proxy_command, snapshot
 CLASS = {"ada": "01_lenet_mnist.ipynb", "alan": "07_resnext.ipynb"}
 
 
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 @pytest.fixture
 def hub_tools():
     missing = [
         what
         for what, found in (
             ("jupyterhub (pip install -r requirements-dev.txt)", hub_command()),
+            ("nbgitpuller (pip install -r requirements-dev.txt)", _has("nbgitpuller")),
             ("configurable-http-proxy (npm ci --prefix tests/hub)", proxy_command()),
         )
         if not found
@@ -52,7 +60,14 @@ def test_a_class_runs_at_once_on_one_read_only_pack(hub_tools, tmp_path, make_re
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(request, timeout=30)
             assert refused.value.code in (403, 404), (user, other, refused.value.code)
+        # The link an instructor hands out: the hub sends the student to their own server's
+        # nbgitpuller page, which pulls the course (done above through its API) and opens 01.
+        landed, html = hub.follow_as_student("ada", hub.pull_link("ada"))
+        assert "/user/ada/git-pull?" in landed and "urlpath=lab" in landed, landed
+        assert "nbgitpuller" in html.lower(), html[:500]
         log = hub.tail(60)
+    for user in CLASS:  # each pulled the whole course into their own home
+        assert (homes[user] / "image-classification" / "notebooks" / CLASS[user]).is_file()
     for run in runs:
         assert run.ok, f"{run.user} ran {run.notebook}: {run.error}\n{run.text[-2000:]}\n{log}"
         home = homes[run.user]

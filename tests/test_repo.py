@@ -42,6 +42,7 @@ CONDA_FORGE = {
     "ruff": "ruff",
     "pyyaml": "pyyaml",  # pyyaml-feedstock recipe/recipe.yaml: name: pyyaml
     "jupyterhub": "jupyterhub",  # conda-forge/jupyterhub-feedstock, noarch
+    "nbgitpuller": "nbgitpuller",  # conda-forge/nbgitpuller-feedstock, noarch
 }
 
 
@@ -544,7 +545,9 @@ def test_binder_reads_the_student_install_and_bakes_the_pack_that_its_kernels_re
     assert (binder / "../requirements.txt").resolve() == ROOT / "requirements.txt"
     version = (binder / "runtime.txt").read_text(encoding="utf-8").strip()
     assert re.fullmatch(r"python-3\.1[0-9]", version), version
-    requires = re.search(r'requires-python = ">=3\.(\d+)"', (ROOT / "pyproject.toml").read_text())
+    requires = re.search(
+        r'requires-python = ">=3\.(\d+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    )
     assert int(version.split(".")[1]) >= int(requires.group(1))
     pack = {}
     for name in ("postBuild", "start"):
