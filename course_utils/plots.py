@@ -631,7 +631,7 @@ def plot_branch_shares(
 
 # Where _place_labels tries to put a label, in points from its point, nearest first.
 _OFFSETS = [(5, 3), (5, -10), (-5, 3), (-5, -10), (0, 8), (0, -15), (9, -3), (-9, -3)]
-_CANDIDATES = [(dx * r, dy * r) for r in (1, 2, 3, 4, 6) for dx, dy in _OFFSETS]
+_CANDIDATES = [(dx * r, dy * r) for r in (1, 2, 3, 4, 6, 8, 11) for dx, dy in _OFFSETS]
 
 
 def _place_labels(
@@ -659,6 +659,9 @@ def _place_labels(
         Bbox.from_extents(x - 3, y - 3, x + 3, y + 3)
         for x, y in ax.transData.transform(np.asarray(points))
     ]
+    # The title and the legend, when there, are taken too: a label must not cover them.
+    taken += [a.get_window_extent(renderer) for a in (ax.title, ax.get_legend()) if a]
+    taken = [box for box in taken if box.width > 0]
 
     def annotate(k: int, dx: float, dy: float, *, leader: bool = False):
         far = leader and abs(dx) + abs(dy) > 20

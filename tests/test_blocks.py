@@ -249,5 +249,7 @@ def test_zoo_chart_labels_do_not_overlap_and_say_the_input_sizes():
         if boxes[i].overlaps(boxes[j])
     ]
     assert overlapping == []
+    title = ax.title.get_window_extent(renderer)
+    assert [t.get_text() for t, b in zip(ax.texts, boxes, strict=True) if b.overlaps(title)] == []
     assert all(fig.bbox.contains(b.x0, b.y0) and fig.bbox.contains(b.x1, b.y1) for b in boxes)
     assert "inception_v3 at 299×299" in ax.get_xlabel()
