@@ -24,7 +24,7 @@ from .augment import (
     PCAColorAugmentation,
     ten_crop_predict,
 )
-from .config import device, evaluating, model_device, seed_everything
+from .config import CourseError, device, evaluating, model_device, seed_everything
 from .counting import count_macs, count_parameters, layer_table
 from .data import imagenet_classes, load_dataset, load_mnist
 from .doctor import doctor
@@ -49,6 +49,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "CourseError",
     "IMAGENET_PCA_EIGENVALUES",
     "IMAGENET_PCA_EIGENVECTORS",
     "History",

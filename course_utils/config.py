@@ -10,7 +10,6 @@ import random
 import re
 import socket
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -24,9 +23,6 @@ from torch import nn
 
 # Where the course lives; the Colab setup cells and the badges use this one value.
 REPO_URL = "https://github.com/cnn-course/image-classification"
-
-# A failed download must fall back at once, never hang a live lecture.
-NETWORK_TIMEOUT_S = 5.0
 
 
 def data_dir() -> Path:
@@ -58,35 +54,6 @@ def torch_home() -> Path:
 def is_offline() -> bool:
     """True when $COURSE_OFFLINE is set to 1/true/yes: skip every download attempt."""
     return os.environ.get("COURSE_OFFLINE", "").lower() in {"1", "true", "yes"}
-
-
-# network_timeout's bookkeeping: the process-wide default is shared by every thread, so the
-# contexts now open are counted, and the timeout from before the first is put back by the last.
-_timeout_lock = threading.Lock()
-_timeouts_open: list[float] = []
-_timeout_before: float | None = None
-
-
-@contextlib.contextmanager
-def network_timeout(seconds: float = NETWORK_TIMEOUT_S) -> Iterator[None]:
-    """Make every socket opened inside give up after `seconds` instead of hanging.
-
-    The setting is process-wide (socket.setdefaulttimeout). Contexts may overlap, in one thread
-    or several: while more than one is open the shortest of their timeouts applies, and the
-    timeout from before the first one is restored only when the last one closes.
-    """
-    global _timeout_before
-    with _timeout_lock:
-        if not _timeouts_open:
-            _timeout_before = socket.getdefaulttimeout()
-        _timeouts_open.append(seconds)
-        socket.setdefaulttimeout(min(_timeouts_open))
-    try:
-        yield
-    finally:
-        with _timeout_lock:
-            _timeouts_open.remove(seconds)
-            socket.setdefaulttimeout(min(_timeouts_open) if _timeouts_open else _timeout_before)
 
 
 def reachable(url_or_host: str, timeout: float = 2.0) -> bool:
@@ -181,7 +148,13 @@ def unwritable(folder: Path) -> str:
     return ""
 
 
-class DeviceSettingError(ValueError):
+class CourseError(Exception):
+    """The base of every error the course raises, so that `except cu.CourseError` catches them
+    all. Each one also keeps the built-in base that says what kind of mistake it is (ValueError
+    for a wrong value, OSError for a download, RuntimeError for damaged data)."""
+
+
+class DeviceSettingError(CourseError, ValueError):
     """COURSE_DEVICE names no device, or one that this machine does not have."""
 
 
@@ -257,7 +230,7 @@ def evaluating(model: nn.Module) -> Iterator[torch.device]:
             module.training = training
 
 
-class ThreadSettingError(ValueError):
+class ThreadSettingError(CourseError, ValueError):
     """COURSE_THREADS is set to something that is not a whole number of threads."""
 
 
@@ -454,7 +427,7 @@ DOWNLOAD_UNKNOWN_SIZE_RATE = 10_000  # and the pace it must keep (bytes/s, on av
 _USER_AGENT = "course_utils (urllib)"
 
 
-class DownloadError(OSError):
+class DownloadError(CourseError, OSError):
     """A download that failed or ran out of time; the message says which file, where and why.
 
     `answered` is False when the server never answered at all (refused, unreachable, silent):

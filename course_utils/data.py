@@ -21,7 +21,7 @@ _FALLBACK_SPLIT_SEED = 0
 DIGIT_CLASSES = [str(digit) for digit in range(10)]
 
 
-class DatasetError(RuntimeError):
+class DatasetError(config.CourseError, RuntimeError):
     """A dataset could not be read or stored; the message names the file or folder and the fix."""
 
 

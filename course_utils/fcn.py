@@ -32,7 +32,7 @@ PASS_THROUGH = (
 )
 
 
-class ConvolutionizeError(ValueError):
+class ConvolutionizeError(config.CourseError, ValueError):
     """A layer that convolutionize() cannot turn into its convolutional equivalent."""
 
 

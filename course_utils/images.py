@@ -15,6 +15,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
+from .config import CourseError
+
 # Photos inside scikit-image's package folder: no download needed. Most show an ImageNet class.
 SAMPLE_FILES = {
     "cat": "chelsea.png",  # a tabby cat
@@ -26,7 +28,7 @@ SAMPLE_FILES = {
 }
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(CourseError, ValueError):
     """An image could not be read; the message names the source and says what to do."""
 
 

@@ -348,11 +348,11 @@ _UNTRAINED_KWARGS = {
 }
 
 
-class UnknownModelError(ValueError):
+class UnknownModelError(config.CourseError, ValueError):
     """A model name that pretrained() does not know; the message lists the valid ones."""
 
 
-class WeightsError(RuntimeError):
+class WeightsError(config.CourseError, RuntimeError):
     """Pretrained weights could not be had, or the cached file is damaged (message says which)."""
 
 

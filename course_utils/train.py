@@ -53,7 +53,7 @@ class History:
         )
 
 
-class TrainingError(ValueError):
+class TrainingError(config.CourseError, ValueError):
     """Training cannot start or go on; the message says what to change."""
 
 

@@ -1,6 +1,5 @@
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -54,13 +53,6 @@ def test_folders_follow_environment(monkeypatch, tmp_path):
     assert config.data_dir() == tmp_path / "d"
     assert config.cache_dir() == tmp_path / "c"
     assert config.torch_home() == tmp_path / "t"
-
-
-def test_network_timeout_is_restored():
-    before = socket.getdefaulttimeout()
-    with config.network_timeout(0.5):
-        assert socket.getdefaulttimeout() == 0.5
-    assert socket.getdefaulttimeout() == before
 
 
 def test_note_prints_plain_text_outside_a_notebook(capsys):
@@ -123,37 +115,6 @@ def test_reachable_says_no_at_once_for_a_closed_port_and_offline(monkeypatch):
     assert not config.reachable("http://127.0.0.1:9/file.pth", timeout=1)
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     assert not config.reachable("localhost")
-
-
-def test_network_timeout_is_restored_after_overlapping_threads():
-    # Two threads whose contexts overlap: A enters, B enters, A leaves, B leaves. The old
-    # save-and-restore let B put back the 0.5 s that A had set, for the whole process.
-    import threading
-
-    before = socket.getdefaulttimeout()
-    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
-    seen = {}
-
-    def a():
-        with config.network_timeout(0.5):
-            a_in.set()
-            b_in.wait(5)
-        a_out.set()
-
-    def b():
-        a_in.wait(5)
-        with config.network_timeout(0.5):
-            b_in.set()
-            a_out.wait(5)
-            seen["inside B after A left"] = socket.getdefaulttimeout()
-
-    threads = [threading.Thread(target=a), threading.Thread(target=b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert seen["inside B after A left"] == 0.5  # still bounded while B is inside
-    assert socket.getdefaulttimeout() == before  # and back to the original once both left
 
 
 def test_download_checks_before_it_renames_and_keeps_nothing_partial(tmp_path, monkeypatch):
@@ -274,3 +235,30 @@ def test_importing_the_course_sets_torchs_threads_and_doctor_reports_them(monkey
     ).stdout
     assert out.splitlines()[0] == "1"
     assert "Torch threads: 1 (set by COURSE_THREADS=1; COURSE_THREADS overrides)" in out
+
+
+def test_every_error_the_course_raises_is_a_course_error_and_keeps_its_kind(tmp_path):
+    """`except cu.CourseError` catches any of them; each still says what kind of mistake it is."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import course_utils as cu
+
+    errors = {
+        obj
+        for info in pkgutil.iter_modules(cu.__path__)
+        for _, obj in inspect.getmembers(importlib.import_module(f"course_utils.{info.name}"))
+        if inspect.isclass(obj)
+        and issubclass(obj, Exception)
+        and not issubclass(obj, Warning)
+        and obj.__module__.startswith("course_utils")
+    }
+    assert len(errors) >= 10, sorted(e.__name__ for e in errors)
+    assert {e.__name__ for e in errors if not issubclass(e, cu.CourseError)} == set()
+    kinds = (ValueError, OSError, RuntimeError)
+    assert {e.__name__ for e in errors - {cu.CourseError} if not issubclass(e, kinds)} == set()
+    with pytest.raises(cu.CourseError):  # a real one, raised as a student meets it
+        cu.load_image(tmp_path / "no-such-photo.jpg")
+    with pytest.raises(ValueError):  # and what code written before CourseError still catches
+        cu.load_image(tmp_path / "no-such-photo.jpg")
