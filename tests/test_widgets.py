@@ -46,7 +46,9 @@ def test_augmentation_explorer_follows_its_controls():
     offset = (explorer.result - first.flip(-1)).flatten(1)
     expected = cu.PCAColorAugmentation().offset(torch.tensor([0.5, 0.0, 0.0]))
     torch.testing.assert_close(offset[:, 0], expected)
-    assert "+" in explorer.summary.value or "-" in explorer.summary.value
+    # The summary reports the very offset applied (not just some sign).
+    shown = ", ".join(f"{v:.3f}" for v in expected.tolist())
+    assert f"RGB offset ({shown})" in explorer.summary.value, explorer.summary.value
     explorer.picker.dropdown.value = "coffee"
     assert explorer.picker.name == "coffee"
     # the cat is 451 x 300: short side to 256, the central 256 x 256, so 32 x 32 crop offsets
