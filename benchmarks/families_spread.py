@@ -1,6 +1,6 @@
 """How far apart the families are on notebook 09's cluttered digits, against their seed spread.
 
-Each family (course_utils.families) is trained as notebook 09's second race trains it (the
+Each family (course_utils.nets) is trained as notebook 09's second race trains it (the
 shipped digits on cluttered canvases, course_utils.data.cluttered; fit's defaults; the same
 epochs), once per seed: the seed sets the initial weights and the order of the batches, the
 canvases stay the same. Printed per family: the test accuracy's mean and its min–max over the
@@ -20,7 +20,7 @@ import time
 import torch
 
 import course_utils as cu
-from course_utils import families
+from course_utils import nets, race
 
 
 def spread(
@@ -32,7 +32,7 @@ def spread(
         accuracies[name] = []
         for seed in seeds:
             cu.seed_everything(seed)
-            model = families.build(name, image_size=train.images.shape[-1])
+            model = nets.build(name, image_size=train.images.shape[-1])
             history = cu.fit(model, train, test, epochs=epochs, device=device, quiet=True)
             accuracies[name].append(history.test_accuracy[-1])
         print(f"  {name}: {', '.join(f'{a:.3f}' for a in accuracies[name])}", flush=True)
@@ -42,13 +42,13 @@ def spread(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
-    parser.add_argument("--families", nargs="*", default=list(families.FAMILIES))
-    parser.add_argument("--epochs", type=int, default=families.CLUTTER_EPOCHS)
+    parser.add_argument("--families", nargs="*", default=list(nets.FAMILIES))
+    parser.add_argument("--epochs", type=int, default=race.CLUTTER_EPOCHS)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     with contextlib.redirect_stdout(io.StringIO()):
         digits_train, digits_test = cu.data.mnist_fallback()
-    train, test = families.cluttered_task(digits_train, digits_test)
+    train, test = race.cluttered_task(digits_train, digits_test)
     device = torch.device(args.device)
     print(
         f"{train.name}: {len(train):,} training and {len(test):,} test canvases; "
@@ -62,7 +62,7 @@ def main() -> None:
     for name in sorted(acc, key=lambda n: -sum(acc[n])):
         a = acc[name]
         print(f"{name:<18} {100 * sum(a) / len(a):>5.1f}% {100 * min(a):>5.1f}–{100 * max(a):.1f}%")
-    real = families.real_differences(acc)
+    real = race.real_differences(acc)
     print(f"\n{len(real)} of {len(acc) * (len(acc) - 1) // 2} pairs differ beyond their spread:")
     for better, worse in real:
         print(f"  {better} > {worse}")

@@ -12,7 +12,8 @@ import torch
 from torchvision import models
 
 import course_utils as cu
-from course_utils.fcn import sliding_window, timed
+from course_utils.fcn import sliding_window
+from course_utils.show import timed
 
 
 def main() -> None:

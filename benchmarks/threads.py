@@ -2,7 +2,7 @@
 
 A hub pod with a CPU limit, or several kernels on one lab machine, leave a kernel fewer CPUs
 than torch's default thread count assumes. importing course_utils sets torch's threads with
-config.choose_threads (affinity mask, cgroup quota, and the load that other work puts on the
+env.choose_threads (affinity mask, cgroup quota, and the load that other work puts on the
 machine). This measures LeNet5's training throughput under fit() for every thread count from 1
 to the CPUs here, in one run:
 
@@ -56,7 +56,7 @@ def main() -> None:
         train, test = cu.data.mnist_fallback()
     train = cu.data.TensorImageDataset(train.images[: args.digits], train.labels[: args.digits])
     test = cu.data.TensorImageDataset(test.images[:200], test.labels[:200])
-    cpus, why = cu.config.usable_cpus()
+    cpus, why = cu.env.usable_cpus()
     counts = sorted({*range(1, cpus + 1), DEFAULT_THREADS})
     throughput(train, test, 1)  # warm-up: kernels, allocator
 
@@ -67,7 +67,7 @@ def main() -> None:
             proc = subprocess.Popen([sys.executable, "-c", COMPETITOR, str(competitor_threads)])
             time.sleep(2)
         try:
-            choice, _ = cu.config.choose_threads(load=float(competitor_threads))
+            choice, _ = cu.env.choose_threads(load=float(competitor_threads))
             for threads in counts:
                 speed = max(throughput(train, test, threads) for _ in range(args.rounds))
                 rows.append((case, threads, speed, threads == choice))

@@ -6,17 +6,21 @@ Import it once, as the notebooks do: ``import course_utils as cu``.
 from . import (
     augment,
     blocks,
-    config,
     counting,
     data,
     diagrams,
-    families,
+    download,
+    env,
     fcn,
     images,
-    models,
+    lab,
+    nets,
     plots,
+    race,
     receptive,
+    show,
     train,
+    weights,
 )
 from .augment import (
     IMAGENET_PCA_EIGENVALUES,
@@ -24,19 +28,20 @@ from .augment import (
     PCAColorAugmentation,
     ten_crop_predict,
 )
-from .config import CourseError, device, evaluating, model_device, seed_everything
 from .counting import count_macs, count_parameters, layer_table
 from .data import imagenet_classes, load_dataset, load_mnist
 from .doctor import doctor
+from .env import CourseError, activations, device, evaluating, model_device, seed_everything
 from .fcn import convolutionize
 from .images import ImageLoadError, load_image, sample_images
-from .models import LeNet5, activations, classify, pretrained
+from .nets import LeNet5
 from .plots import present
 from .train import History, evaluate, fit, predict
+from .weights import classify, pretrained
 
 # Threads that fit the CPUs this kernel really has (affinity, cgroup quota, other work): torch's
 # default oversubscribes a busy or limited machine. COURSE_THREADS overrides.
-config.fit_threads()
+env.fit_threads()
 
 
 def __getattr__(name: str):
@@ -60,7 +65,6 @@ __all__ = [
     "augment",
     "blocks",
     "classify",
-    "config",
     "count_macs",
     "convolutionize",
     "count_parameters",
@@ -68,28 +72,33 @@ __all__ = [
     "data",
     "device",
     "diagrams",
+    "download",
+    "env",
     "doctor",
     "evaluate",
     "evaluating",
-    "families",
     "fcn",
     "fit",
     "imagenet_classes",
+    "lab",
     "images",
     "load_image",
     "layer_table",
     "load_dataset",
     "load_mnist",
     "model_device",
-    "models",
+    "nets",
     "plots",
     "predict",
+    "race",
     "receptive",
     "present",
     "pretrained",
     "sample_images",
     "seed_everything",
+    "show",
     "ten_crop_predict",
     "train",
+    "weights",
     "widgets",  # noqa: F822 - loaded on first use by __getattr__ above
 ]

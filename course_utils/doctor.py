@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import config, data, models
+from . import data, download, env, show, weights
 
 PACKAGES = (
     "torch",
@@ -42,10 +42,10 @@ class Diagnosis:
         if self.threads:
             lines.append(f"Torch threads: {self.threads}")
         lines.append(f"Network: {'reachable' if self.online else 'not reachable (offline)'}")
-        lines.append(f"MNIST: {'cached' if self.mnist else 'not cached'} in {config.data_dir()}")
+        lines.append(f"MNIST: {'cached' if self.mnist else 'not cached'} in {env.data_dir()}")
         cached = [n for n, ok in self.weights.items() if ok]
         lines.append(
-            f"Weights cache {config.torch_home() / 'hub' / 'checkpoints'}: "
+            f"Weights cache {env.torch_home() / 'hub' / 'checkpoints'}: "
             f"{len(cached)} of {len(self.weights)} models"
             + (f" ({', '.join(cached)})" if cached else "")
         )
@@ -78,7 +78,7 @@ def describe_device(dev: torch.device) -> str:
         return f"{dev}{forced}"
     except Exception as err:  # noqa: BLE001 - the point is to report it, not to crash
         return (
-            f"{dev}{forced}, NOT USABLE here ({config.short_error(err)}): unset COURSE_DEVICE "
+            f"{dev}{forced}, NOT USABLE here ({show.short_error(err)}): unset COURSE_DEVICE "
             "or set it to cpu"
         )
 
@@ -93,20 +93,20 @@ def doctor(*, show: bool = True) -> Diagnosis:
         except metadata.PackageNotFoundError:
             d.missing.append(f"the package {name}: pip install -r requirements.txt")
     try:
-        d.device = describe_device(config.device())
-    except config.DeviceSettingError as err:  # a misspelt or missing COURSE_DEVICE: say so
+        d.device = describe_device(env.device())
+    except env.DeviceSettingError as err:  # a misspelt or missing COURSE_DEVICE: say so
         d.device = f"{os.environ.get('COURSE_DEVICE')} (set by COURSE_DEVICE), NOT USABLE: {err}"
     d.threads = (
-        f"{torch.get_num_threads()} ({config.threads_reason or 'torch default'}; "
+        f"{torch.get_num_threads()} ({env.threads_reason or 'torch default'}; "
         "COURSE_THREADS overrides)"
     )
-    d.online = config.reachable("download.pytorch.org")
-    d.mnist = data._raw_files_present(config.data_dir() / "MNIST")
+    d.online = download.reachable("download.pytorch.org")
+    d.mnist = data._raw_files_present(env.data_dir() / "MNIST")
     # Checked as pretrained() checks them: a damaged or truncated file is not "cached".
     d.weights = {}
-    for name in models.PRETRAINED:
-        path = models.weights_file(name)
-        d.weights[name] = path.is_file() and models.checksum_ok(path)
+    for name in weights.PRETRAINED:
+        path = weights.weights_file(name)
+        d.weights[name] = path.is_file() and download.checksum_ok(path)
         if path.is_file() and not d.weights[name]:
             d.missing.append(
                 f"{name}: the cached file {path} is damaged (its checksum fails): delete it and "

@@ -5,14 +5,13 @@ from __future__ import annotations
 import copy
 import itertools
 import numbers
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
 
-from . import config
+from . import env, images, nets, show
 
 # Layers that work on maps of any size and carry over unchanged.
 PASS_THROUGH = (
@@ -32,7 +31,7 @@ PASS_THROUGH = (
 )
 
 
-class ConvolutionizeError(config.CourseError, ValueError):
+class ConvolutionizeError(env.CourseError, ValueError):
     """A layer that convolutionize() cannot turn into its convolutional equivalent."""
 
 
@@ -210,9 +209,9 @@ def _check(
     """
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(2, *input_size, generator=generator).to(device=device, dtype=dtype)
-    with config.evaluating(original):
+    with env.evaluating(original):
         expected = original(x)
-    with config.evaluating(fcn):
+    with env.evaluating(fcn):
         got = fcn(x)
     size = "×".join(str(n) for n in (2, *input_size))
     if whole_model:
@@ -304,7 +303,7 @@ def convolutionize(
     layers = _layers(model_or_layers)
     originals = [m for _, m in layers]
     dtype = _dtype(originals)
-    device = config.model_device(nn.ModuleList(originals))
+    device = env.model_device(nn.ModuleList(originals))
     if isinstance(model_or_layers, nn.Module):
         mode = model_or_layers.training
     else:
@@ -367,7 +366,7 @@ def convolutionize(
                     side = "×".join(map(str, x.shape[2:])) if x.dim() == 4 else str(tuple(x.shape))
                     raise ConvolutionizeError(
                         f"At input_size {tuple(input_size)}, layer {name!r} ({layer}) gets a "
-                        f"{side} map and fails: {config.short_error(err)}. Give the input_size "
+                        f"{side} map and fails: {show.short_error(err)}. Give the input_size "
                         "the network was built for (224×224 for AlexNet and VGG, 28×28 for "
                         "LeNet5) or larger."
                     ) from None
@@ -418,7 +417,7 @@ def output_positions(input_size: int, base: int, stride: int) -> int:
 
 def heatmap(fcn: nn.Module, image: torch.Tensor) -> torch.Tensor:
     """Class probabilities at every position: C×H×W image -> classes × h × w (on the CPU)."""
-    with config.evaluating(fcn) as dev:
+    with env.evaluating(fcn) as dev:
         out = fcn(image.unsqueeze(0).to(dev))[0]  # classes x h x w
         return torch.softmax(out, dim=0).cpu()
 
@@ -427,7 +426,7 @@ def sliding_window(model: nn.Module, image: torch.Tensor, size: int, stride: int
     """The original network on every size×size crop, `stride` apart: classes × h × w logits."""
     _, height, width = image.shape
     rows, cols = output_positions(height, size, stride), output_positions(width, size, stride)
-    with config.evaluating(model) as dev:
+    with env.evaluating(model) as dev:
         image = image.to(dev)
         return torch.stack(
             [
@@ -454,7 +453,7 @@ def sliding_window(model: nn.Module, image: torch.Tensor, size: int, stride: int
 def total_stride(fcn: nn.Module, input_size: Sequence[int]) -> int:
     """How far apart, in input pixels, neighbouring outputs of `fcn` are."""
     c, h, w = input_size
-    with config.evaluating(fcn) as dev:
+    with env.evaluating(fcn) as dev:
         a = fcn(torch.zeros(1, c, h, w, device=dev)).shape[-1]
         b = fcn(torch.zeros(1, c, h, w + 64, device=dev)).shape[-1]
     return 64 // (b - a)
@@ -503,119 +502,10 @@ def dense_heatmap(fcn: nn.Module, image: torch.Tensor) -> torch.Tensor:
     )
     k = pool.kernel_size if isinstance(pool.kernel_size, int) else pool.kernel_size[0]
     s = pool.stride if isinstance(pool.stride, int) else pool.stride[0]
-    with config.evaluating(fcn) as dev:
+    with env.evaluating(fcn) as dev:
         maps = trunk(image.unsqueeze(0).to(dev))
         out = dense_max_pool(maps, k, s, head=rest)[0]
         return torch.softmax(out, dim=0).cpu()
-
-
-def timed(fn, *args, repeats: int = 1):
-    """fn(*args) and the best of `repeats` wall-clock times in seconds."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn(*args)
-        best = min(best, time.perf_counter() - start)
-    return result, best
-
-
-def digit_canvas(
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    *,
-    n: int = 7,
-    size: tuple[int, int] = (128, 224),
-    seed: int = 0,
-) -> tuple[torch.Tensor, list[tuple[int, int, int]]]:
-    """Paste `n` digits at random, non-overlapping places on a black canvas.
-
-    Returns the 1×H×W canvas and, for each digit, (top, left, label).
-    """
-    g = torch.Generator().manual_seed(seed)
-    height, width = size
-    cell = 32  # a 28-pixel digit with room to move by up to 4 pixels
-    cells = [
-        (r, c) for r in range(0, height - cell + 1, cell) for c in range(0, width - cell + 1, cell)
-    ]
-    if n > len(cells):
-        raise ValueError(
-            f"{n} digits don't fit on a {height}×{width} canvas; at most {len(cells)}."
-        )
-    canvas = torch.zeros(1, height, width)
-    placed = []
-    chosen = torch.randperm(len(cells), generator=g)[:n].tolist()
-    picks = torch.randperm(len(labels), generator=g)[:n].tolist()
-    for ci, idx in zip(chosen, picks, strict=True):
-        r, c = cells[ci]
-        r += int(torch.randint(0, cell - 27, (1,), generator=g))
-        c += int(torch.randint(0, cell - 27, (1,), generator=g))
-        canvas[:, r : r + 28, c : c + 28] = images[idx]
-        placed.append((r, c, int(labels[idx])))
-    return canvas, placed
-
-
-def whole_digit_windows(
-    canvas: torch.Tensor, *, window: int = 28, stride: int = 4, shape: tuple[int, int] | None = None
-) -> torch.Tensor:
-    """Which window positions of a digit canvas hold a whole digit (h × w booleans).
-
-    Ink in the window, and (almost) none of it just outside: a digit cut by the window's edge
-    has ink there. Blank windows and windows that frame part of a digit are False.
-    """
-    x = canvas[None]  # 1 x 1 x H x W
-    inside = nn.functional.avg_pool2d(x, window, stride)[0, 0] * window**2
-    margin = 6
-    padded = nn.functional.pad(x, (margin,) * 4)
-    around = nn.functional.avg_pool2d(padded, window + 2 * margin, stride)[0, 0]
-    around = around * (window + 2 * margin) ** 2
-    h, w = shape if shape is not None else inside.shape
-    return (inside[:h, :w] > 20) & (inside[:h, :w] >= 0.97 * around[:h, :w])
-
-
-@torch.no_grad()
-def digit_heatmaps(fcn: nn.Module, canvas: torch.Tensor, *, window: int = 28, stride: int = 4):
-    """Class probabilities at every window of a digit canvas, and which windows hold a digit.
-
-    A LeNet5 trained on single digits never saw an empty or a cut-off digit, so its answer
-    there means nothing; `whole_digit_windows` marks the windows that hold a whole digit.
-    """
-    probs = heatmap(fcn, canvas)  # classes x h x w
-    return probs, whole_digit_windows(canvas, window=window, stride=stride, shape=probs.shape[-2:])
-
-
-def false_detections(
-    probabilities: torch.Tensor, whole: torch.Tensor, *, threshold: float = 0.5, digits: int = 10
-) -> int:
-    """Windows that hold no whole digit, yet where some digit class gets `threshold` or more."""
-    return int(((probabilities[:digits].amax(0) >= threshold) & ~whole).sum())
-
-
-def background_windows(
-    images: torch.Tensor, labels: torch.Tensor, n: int, *, stride: int = 4, seed: int = 0
-) -> torch.Tensor:
-    """`n` 28×28 windows of digit canvases that hold no whole digit: "nothing centred here".
-
-    Taken as the canvases' windows come: parts of one or two digits, cut by the window's edge,
-    and blank patches (at most a fifth), so that a network trained with them as an 11th class
-    learns to say so where the test canvas holds no whole digit (OverFeat, Sermanet et al.
-    2014, §5, trains its detector with a background class for the same reason).
-    """
-    g = torch.Generator().manual_seed(seed)
-    partial, blank, k = [], [], 0
-    while sum(len(t) for t in partial) < n - n // 5 or sum(len(t) for t in blank) < n // 5:
-        canvas, _ = digit_canvas(images, labels, n=8, size=(128, 224), seed=seed * 1000 + k)
-        k += 1
-        windows = canvas[0].unfold(0, 28, stride).unfold(1, 28, stride)  # h x w x 28 x 28
-        whole = whole_digit_windows(canvas, stride=stride, shape=windows.shape[:2])
-        ink = windows.sum((-2, -1))
-        partial.append(windows[~whole & (ink > 20)])
-        blank.append(windows[ink <= 20])
-    partial_t, blank_t = torch.cat(partial), torch.cat(blank)
-    chosen = [
-        partial_t[torch.randperm(len(partial_t), generator=g)[: n - n // 5]],
-        blank_t[torch.randperm(len(blank_t), generator=g)[: n // 5]],
-    ]
-    return torch.cat(chosen)[:, None].clone()  # n x 1 x 28 x 28
 
 
 @torch.no_grad()
@@ -631,7 +521,7 @@ def padding_differences(
     """
     _, height, width = image.shape
     rows, cols = output_positions(height, size, stride), output_positions(width, size, stride)
-    with config.evaluating(features) as dev:
+    with env.evaluating(features) as dev:
         image = image.to(dev)
         whole = features(image[None])[0]  # C x H' x W'
         total = None
@@ -646,32 +536,98 @@ def padding_differences(
         return (total / (rows * cols) / whole.abs().mean()).cpu()
 
 
-def photo_input(image, short_side: int, weights=None) -> torch.Tensor:
-    """A PIL photo as the network input at one scale: short side resized, ImageNet-normalised."""
-    from torchvision.transforms.v2 import functional as F
-
-    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-    if weights is not None:
-        t = weights.transforms()
-        mean, std = list(t.mean), list(t.std)
-    x = F.to_dtype(F.to_image(image), torch.float32, scale=True)
-    return F.normalize(F.resize(x, short_side, antialias=True), mean, std)
-
-
 def multiscale_heatmaps(fcn: nn.Module, image, scales: Sequence[int], weights=None):
     """heatmap() at several input sizes (short sides, as OverFeat's six scales)."""
-    return {s: heatmap(fcn, photo_input(image, s, weights)) for s in scales}
+    return {s: heatmap(fcn, images.photo_input(image, s, weights)) for s in scales}
 
 
-def found_digits(
-    probabilities: torch.Tensor, placed: Sequence[tuple[int, int, int]], *, stride: int = 4
-) -> list[int]:
-    """For each pasted digit, the digit class that the map gives at the window nearest to it.
+def _head(model: nn.Module) -> tuple[nn.Module, nn.Linear | None] | None:
+    """(the global average pool, the linear layer after it or None), or None if no GAP head.
 
-    Windows are `stride` pixels apart, so the nearest one frames the digit at most stride / 2
-    pixels off-centre. Only the first ten classes count: an 11th, "no digit here", never does.
+    A GAP head: `avgpool` is an AdaptiveAvgPool2d to 1×1, followed by at most one linear layer
+    `fc` (torchvision's ResNets and GoogLeNet have one too); NiN has none.
     """
-    return [
-        int(probabilities[:10, round(top / stride), round(left / stride)].argmax())
-        for top, left, _label in placed
-    ]
+    pool = getattr(model, "avgpool", None)
+    if not isinstance(pool, nn.AdaptiveAvgPool2d) or pool.output_size not in (1, (1, 1)):
+        return None
+    fc = getattr(model, "fc", None)
+    if isinstance(fc, nn.Linear):
+        return pool, fc
+    if fc is None and getattr(model, "classifier", None) is None:
+        return pool, None
+    return None
+
+
+def has_gap_head(model: nn.Module) -> bool:
+    """True when the model ends in global average pooling, then at most one linear layer."""
+    return _head(model) is not None
+
+
+def _head_or_raise(model: nn.Module) -> tuple[nn.Module, nn.Linear | None]:
+    head = _head(model)
+    if head is None:
+        what = getattr(model, "family", type(model).__name__)
+        raise ValueError(
+            f"Class activation maps need a global-average-pooling head (an `avgpool` to 1×1, "
+            f"then at most one linear `fc`), and {what} has none. Of the families, "
+            f"{', '.join(nets.GAP_FAMILIES)} have one."
+        )
+    return head
+
+
+def cam_bias(model: nn.Module) -> torch.Tensor:
+    """The bias that each class adds to the mean of its map to give its logit (on the CPU).
+
+    The fc's bias; zeros for NiN, whose class maps are averaged and nothing else.
+    """
+    _, fc = _head_or_raise(model)
+    if fc is None:
+        return torch.zeros(_last_conv_channels(model))
+    if fc.bias is None:
+        return torch.zeros(fc.out_features)
+    return fc.bias.detach().to("cpu", copy=True)
+
+
+def _last_conv_channels(model: nn.Module) -> int:
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    return convs[-1].out_channels
+
+
+def class_activation_maps(
+    model: nn.Module, images: torch.Tensor, *, size: int | tuple[int, int] | None = None
+) -> torch.Tensor:
+    """Zhou et al. 2016's class activation maps: N × classes × h × w, on the CPU.
+
+    M_c(x, y) = Σ_k w_{c,k} f_k(x, y) (§2), f the feature maps that enter global average
+    pooling and w the weights of the linear layer after it; for NiN, the class maps of its last
+    MLP convolution themselves. So mean(M_c) + cam_bias(model)[c] is class c's logit.
+    `size` (an int or (h, w)) resizes the maps bilinearly, e.g. to the image for an overlay;
+    the identity holds only for the maps as computed (size=None). `images` is N×C×H×W; one
+    image, C×H×W, gives its maps alone: classes × h × w.
+    """
+    if images.dim() not in (3, 4):
+        shape = " × ".join(map(str, images.shape))
+        raise ValueError(
+            f"class_activation_maps takes images as N × C × H × W (or one as C × H × W), "
+            f"not a tensor of shape {shape}."
+        )
+    if images.dim() == 3:
+        return class_activation_maps(model, images[None], size=size)[0]
+    pool, fc = _head_or_raise(model)
+    found: list[torch.Tensor] = []
+    hook = pool.register_forward_pre_hook(lambda _m, args: found.append(args[0].detach()))
+    try:
+        with env.evaluating(model) as dev:
+            model(images.to(dev))
+            features = found[-1]  # N x K x h x w, on the model's device
+            if fc is None:
+                maps = features.clone()
+            else:
+                maps = torch.einsum("ck,nkhw->nchw", fc.weight.detach(), features)
+    finally:
+        hook.remove()
+    maps = maps.to("cpu", copy=True).float()
+    if size is not None:
+        size = (size, size) if isinstance(size, int) else tuple(size)
+        maps = nn.functional.interpolate(maps, size=size, mode="bilinear", align_corners=False)
+    return maps

@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-from .config import CourseError
+from .env import CourseError
 
 # Photos inside scikit-image's package folder: no download needed. Most show an ImageNet class.
 SAMPLE_FILES = {
@@ -197,3 +197,41 @@ def _decode(stream: BinaryIO, what: str) -> Image.Image:
         raise ImageLoadError(
             f"{what} is damaged or truncated ({err}). Save or download it again."
         ) from err
+
+
+def slide_normalize(image, size: int | None = 224) -> torch.Tensor:
+    """The slide's normalisation, 0.5 + 0.5 (img − mean) / std, of a PIL image.
+
+    Mean and std are those of the whole image, one number each, not ImageNet's per channel.
+    The slide feeds the photo at its own size (size=None); the course squashes it to
+    size×size by default, to compare it with the weights' own 224×224 input.
+    """
+    from torchvision.transforms.v2 import functional as F
+
+    x = F.to_dtype(F.to_image(image), torch.float32, scale=True)
+    if size is not None:
+        x = F.resize(x, [size, size], antialias=True)
+    return 0.5 + 0.5 * (x - x.mean()) / x.std()
+
+
+def _as_rgb(image):
+    """A PIL image of any mode as the upright RGB image it shows; anything else unchanged.
+
+    load_image's conversion (images.upright_rgb): EXIF orientation applied, greyscale copied to
+    three channels, palettes expanded, 16-bit scaled to 8 bits, and transparency composited over
+    white, as a page or a viewer shows a transparent PNG (over black, a dark object with a clear
+    background would vanish); a 60000×1 strip is refused rather than resized to gigabytes.
+    """
+    return upright_rgb(image) if isinstance(image, Image.Image) else image
+
+
+def photo_input(image, short_side: int, weights=None) -> torch.Tensor:
+    """A PIL photo as the network input at one scale: short side resized, ImageNet-normalised."""
+    from torchvision.transforms.v2 import functional as F
+
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    if weights is not None:
+        t = weights.transforms()
+        mean, std = list(t.mean), list(t.std)
+    x = F.to_dtype(F.to_image(image), torch.float32, scale=True)
+    return F.normalize(F.resize(x, short_side, antialias=True), mean, std)

@@ -778,7 +778,7 @@ def plot_race(rows: Sequence[dict], zoo: Sequence[dict] | None = None, *, data: 
     """
     if not rows:
         raise ValueError(
-            "plot_race() was given no rows: pass families.race_rows(results) of a race that "
+            "plot_race() was given no rows: pass race.race_rows(results) of a race that "
             "trained at least one family."
         )
     # One column as wide as JupyterLab shows an output (DISPLAY_WIDTH_PX at 100 dpi), the

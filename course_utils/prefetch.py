@@ -9,7 +9,7 @@ non-zero, saying what it could not get, when something is missing.
 
 It never waits long on a network that can't deliver: each server is checked once, before any
 download (2 s); one that can't be reached, or that does not answer a download (3 s), is not
-tried again in that run; and each file has config.download's deadline. With COURSE_OFFLINE=1 it
+tried again in that run; and each file has download.download's deadline. With COURSE_OFFLINE=1 it
 downloads nothing and only reports what is here.
 """
 
@@ -23,10 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import config, data, models
+from . import data, download, env, show, weights
 
 # Before class, on a busy network, a silent stretch in a 100-500 MB file is waited out longer
-# than in a notebook (config.DOWNLOAD_SILENCE_S, 5 s); the other limits are config.download's.
+# than in a notebook (download.DOWNLOAD_SILENCE_S, 5 s); the other limits are download.download's.
 PREFETCH_SILENCE_S = 15.0
 # How a result says that the folder, not the network, is the problem (main()'s footer reads it).
 UNWRITABLE = "cannot be written"
@@ -57,7 +57,7 @@ class Hosts:
             return
         with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
             reasons = pool.map(
-                lambda u: config.unreachable_reason(u, REACHABLE_TIMEOUT_S), hosts.values()
+                lambda u: download.unreachable_reason(u, REACHABLE_TIMEOUT_S), hosts.values()
             )
             for host, reason in zip(hosts, reasons, strict=True):
                 if reason:
@@ -68,7 +68,7 @@ class Hosts:
     def why_not(self, url: str) -> str:
         return self.down.get(self.key(url), "")
 
-    def failed(self, err: config.DownloadError) -> None:
+    def failed(self, err: download.DownloadError) -> None:
         """A server that did not answer at all is not asked for its other files."""
         if not err.answered and err.url:
             self.down.setdefault(self.key(err.url), f"{self.key(err.url)} did not answer earlier")
@@ -85,7 +85,7 @@ def fetch_mnist(
     present = data._raw_files_present(folder)
     live: list[str] = []
     if not present:
-        if config.is_offline():
+        if download.is_offline():
             return False, f"not in {folder}; not downloaded: COURSE_OFFLINE is set"
         data._check_writable(folder)
         mirrors = [mirror] if mirror else list(MNIST.mirrors)
@@ -100,10 +100,10 @@ def fetch_mnist(
         train, test = data._read_mnist(root)
     except data.MNISTError as err:
         return False, str(err)
-    except config.DownloadError as err:
+    except download.DownloadError as err:
         return False, f"could not download MNIST into {folder}: {err}"
     except Exception as err:
-        return False, f"could not download MNIST into {folder} ({config.short_error(err)})"
+        return False, f"could not download MNIST into {folder} ({show.short_error(err)})"
     size = sum(p.stat().st_size for p in (folder / "raw").iterdir()) / 1e6
     verb = "already present" if present else "downloaded"
     return True, f"{verb} and read back: {len(train):,} + {len(test):,} digits, {size:,.1f} MB"
@@ -112,8 +112,8 @@ def fetch_mnist(
 def _weights_url(name: str, mirror: str | None) -> str:
     """Where the weights of `name` come from: torchvision's URL, or the mirror's file."""
     if mirror is None:
-        return models.weights_for(name).url
-    return mirror.rstrip("/") + "/" + models.weights_file(name).name
+        return weights.weights_for(name).url
+    return mirror.rstrip("/") + "/" + weights.weights_file(name).name
 
 
 def fetch_weights(
@@ -121,18 +121,18 @@ def fetch_weights(
 ) -> tuple[bool, str]:
     """Make sure the pretrained weights of `name` are cached and intact."""
     hosts = hosts or Hosts()
-    weights = models.weights_for(name)
-    path = models.weights_file(name)
-    megabytes = weights.meta.get("_file_size", 0)
+    enum = weights.weights_for(name)
+    path = weights.weights_file(name)
+    megabytes = enum.meta.get("_file_size", 0)
     if path.is_file():
-        if models.checksum_ok(path):
+        if download.checksum_ok(path):
             return True, f"already present, checksum OK ({_mb(path)})"
-        if config.is_offline():
+        if download.is_offline():
             return False, (
                 f"{path} fails its checksum; not downloaded again: COURSE_OFFLINE is set. "
                 "Delete it and run this again online."
             )
-        if why := config.unwritable(path.parent):  # a read-only course pack: say so, keep it
+        if why := env.unwritable(path.parent):  # a read-only course pack: say so, keep it
             return False, (
                 f"{path} fails its checksum, and its folder {path.parent} {UNWRITABLE} ({why}): "
                 "whoever prepared the folder must delete the file and run this again, or set "
@@ -141,12 +141,12 @@ def fetch_weights(
         damaged = path.with_suffix(path.suffix + ".damaged")
         path.replace(damaged)
         print(f"  {path.name} failed its checksum; moved to {damaged.name}, downloading again")
-    if config.is_offline():
+    if download.is_offline():
         return (
             False,
             f"{megabytes:,.1f} MB, not in the cache; not downloaded: COURSE_OFFLINE is set",
         )
-    if why := config.unwritable(path.parent):
+    if why := env.unwritable(path.parent):
         return False, (
             f"{megabytes:,.1f} MB not downloaded: the folder {path.parent} {UNWRITABLE} ({why}); "
             "set TORCH_HOME to a folder you can write to."
@@ -158,19 +158,19 @@ def fetch_weights(
     # torchvision's "_file_size" is in MiB; the course shows it as it is, as "MB".
     print(f"  {name}: downloading {megabytes:,.1f} MB from {url}", flush=True)
     try:
-        config.download(
+        download.download(
             url,
             path,
             size=round(megabytes * 2**20) or None,
-            sha256=models.hash_prefix(path),
+            sha256=download.hash_prefix(path),
             silence_s=PREFETCH_SILENCE_S,
             announce=False,
         )
-    except config.DownloadError as err:
+    except download.DownloadError as err:
         hosts.failed(err)
         return False, f"{megabytes:,.1f} MB not downloaded: {err}"
     except OSError as err:
-        return False, f"could not write {path} ({config.short_error(err)})"
+        return False, f"could not write {path} ({show.short_error(err)})"
     return True, f"downloaded, checksum OK ({_mb(path)})"
 
 
@@ -189,8 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--models",
         nargs="*",
-        default=list(models.PRETRAINED),
-        help=f"pretrained weights to fetch (default: all of {list(models.PRETRAINED)})",
+        default=list(weights.PRETRAINED),
+        help=f"pretrained weights to fetch (default: all of {list(weights.PRETRAINED)})",
     )
     parser.add_argument("--no-mnist", action="store_true", help="skip MNIST")
     parser.add_argument(
@@ -206,22 +206,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a base URL serving torchvision's weight files (e.g. a local server)",
     )
     args = parser.parse_args(argv)
-    unknown = [m for m in args.models if m not in models.PRETRAINED]
+    unknown = [m for m in args.models if m not in weights.PRETRAINED]
     if unknown:
-        parser.error(f"unknown model(s) {unknown}; choose from {list(models.PRETRAINED)}")
+        parser.error(f"unknown model(s) {unknown}; choose from {list(weights.PRETRAINED)}")
     names = list(dict.fromkeys(args.models))  # in order, once each
-    everything = ["MNIST", *models.PRETRAINED]
+    everything = ["MNIST", *weights.PRETRAINED]
     selected = ([] if args.no_mnist else ["MNIST"]) + names
     if not selected:
         print(
             "Nothing was selected (--no-mnist, and --models without names), so nothing was "
-            f"checked. Name weights to fetch from: {', '.join(models.PRETRAINED)}; "
+            f"checked. Name weights to fetch from: {', '.join(weights.PRETRAINED)}; "
             "or run without options for everything.",
             file=sys.stderr,
         )
         return 2
 
-    checkpoints = config.torch_home() / "hub" / "checkpoints"
+    checkpoints = env.torch_home() / "hub" / "checkpoints"
     if names and (blocker := _file_in_the_way(checkpoints)):
         print(
             f"The weights folder {checkpoints} cannot be made: {blocker} is a file, not a "
@@ -232,11 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     print(f"Weights cache: {checkpoints}")
-    if config.is_offline():
+    if download.is_offline():
         print("COURSE_OFFLINE is set: nothing will be downloaded, only what is here is checked.")
     hosts = Hosts()
-    root = args.data_dir.expanduser() if args.data_dir else config.data_dir()  # "~/x" too
-    if not config.is_offline():
+    root = args.data_dir.expanduser() if args.data_dir else env.data_dir()  # "~/x" too
+    if not download.is_offline():
         # Every server that what is missing would come from, checked once, all together,
         # before the first download: a network that drops packets costs 2 s, not 30 s a file.
         urls = []
@@ -245,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             urls += [args.mnist_mirror] if args.mnist_mirror else list(MNIST.mirrors)
         for name in names:
-            if not models.weights_file(name).is_file():
+            if not weights.weights_file(name).is_file():
                 urls.append(_weights_url(name, args.weights_mirror))
         hosts.check(urls)
     results: list[tuple[str, bool, str]] = []
@@ -273,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "or set COURSE_DATA_DIR and TORCH_HOME to folders you can write to, and run "
                 "this again"
             )
-        elif config.is_offline():
+        elif download.is_offline():
             retry = "Unset COURSE_OFFLINE, connect to the network and run this again"
         else:
             retry = "Connect to the network and run this again"

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from . import config
+from . import env, show
 from .augment import RandomShift
-from .counting import Report
+from .show import Report
 
 
 @dataclass
@@ -53,7 +53,7 @@ class History:
         )
 
 
-class TrainingError(config.CourseError, ValueError):
+class TrainingError(env.CourseError, ValueError):
     """Training cannot start or go on; the message says what to change."""
 
 
@@ -116,7 +116,7 @@ def _check_model_fits(model: nn.Module, images: torch.Tensor, labels: torch.Tens
             f"The {what} has {bad:,} pixels that are NaN or infinite; one is enough to turn every "
             "weight into NaN. Clean the images first, e.g. images.nan_to_num()."
         )
-    with config.evaluating(model) as dev:
+    with env.evaluating(model) as dev:
         try:
             out = model(images[:2].to(dev))
         except RuntimeError as err:
@@ -146,7 +146,7 @@ def _check_training_output(model: nn.Module, images: torch.Tensor) -> None:
     model.train()
     try:
         with torch.no_grad():
-            out = model(images.to(config.model_device(model)))
+            out = model(images.to(env.model_device(model)))
     finally:
         for m, mode in modes:
             m.training = mode
@@ -174,7 +174,7 @@ def _check_batches(model: nn.Module, n: int, batch_size: int) -> None:
 
 def _run_on(model: nn.Module, device: torch.device | str | None) -> nn.Module:
     """The model, moved to `device` first when one is given."""
-    if device is not None and config.model_device(model) != torch.device(device):
+    if device is not None and env.model_device(model) != torch.device(device):
         model.to(device)
     return model
 
@@ -196,7 +196,7 @@ def predict(
 
 
 def _predict(model: nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
-    with config.evaluating(model) as dev:
+    with env.evaluating(model) as dev:
         return torch.cat(
             [
                 torch.softmax(model(images[i : i + batch_size].to(dev)), dim=1).cpu()
@@ -207,7 +207,7 @@ def _predict(model: nn.Module, images: torch.Tensor, batch_size: int) -> torch.T
 
 def _correct(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int):
     """How many of `images` the model gets right, as a tensor on the model's device (no sync)."""
-    with config.evaluating(model) as dev:
+    with env.evaluating(model) as dev:
         total = torch.zeros((), dtype=torch.long, device=dev)
         for i in range(0, len(images), batch_size):
             logits = model(images[i : i + batch_size].to(dev))
@@ -239,7 +239,7 @@ class _Reporter:
         self, history: History, epochs: int, batches: int, live: bool, quiet: bool
     ) -> None:
         self.history, self.epochs, self.quiet = history, epochs, quiet
-        self.live = live and not quiet and config.in_notebook()
+        self.live = live and not quiet and show.in_notebook()
         self.last_draw = time.perf_counter()
         if self.live:
             from IPython.display import display
@@ -249,7 +249,7 @@ class _Reporter:
             self.plots = plots
             self.figure = plots.history_figure()
             self.handle = display(self.figure, display_id=True)
-            self.bar = config.Progress(epochs * batches, desc="training", unit="batches")
+            self.bar = show.Progress(epochs * batches, desc="training", unit="batches")
 
     def batch(self, losses: torch.Tensor, done: int) -> None:
         """One more batch is done; `losses[:done]` are this epoch's losses so far."""
@@ -336,7 +336,7 @@ def fit(
         raise ValueError(f"epochs and batch_size must be at least 1, got {epochs} and {batch_size}")
     x, y = as_tensors(train, "training set")
     x_test, y_test = as_tensors(test, "test set")
-    dev = torch.device(device) if device is not None else config.device()
+    dev = torch.device(device) if device is not None else env.device()
     _run_on(model, dev)
     _check_model_fits(model, x, y, "training set")
     _check_model_fits(model, x_test, y_test, "test set")
@@ -410,7 +410,7 @@ def fit(
         # Keep the model and what was measured, say so, and let the interrupt through, so that
         # the rest of the cell and the cells queued after it do not run.
         history.interrupted = True
-        config.note(
+        show.note(
             f"Training stopped by the user after {history.epochs} of {epochs} epochs. The model "
             "keeps what it learned; its history is model.fit_history, marked as interrupted."
         )

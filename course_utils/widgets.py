@@ -17,12 +17,13 @@ from PIL import Image
 from torch import nn
 from torchvision.transforms.v2 import functional as F
 
-from . import config, plots
+from . import env, fcn, nets, plots, show
 from .augment import PCAColorAugmentation, crop, krizhevsky_square
-from .fcn import convolutionize, heatmap, photo_input
-from .images import ImageLoadError, check_proportions, load_image, sample_images
-from .models import PRETRAINED, activations, classify, load_pretrained, weights_for
+from .env import activations
+from .fcn import convolutionize, heatmap
+from .images import ImageLoadError, check_proportions, load_image, photo_input, sample_images
 from .train import as_tensors, predict
+from .weights import PRETRAINED, classify, pretrained, weights_for
 
 # ipywidgets 7 (Colab ships 7.7.1) and 8 differ in FileUpload's value; see uploaded_files().
 IPYWIDGETS_MAJOR = int(W.__version__.split(".")[0])
@@ -139,7 +140,7 @@ class DigitExplorer(_Friendly, W.VBox):
                 return
 
     def _predict(self, i: int) -> torch.Tensor:
-        with config.evaluating(self.model) as dev:
+        with env.evaluating(self.model) as dev:
             return torch.softmax(self.model(self.images[i : i + 1].to(dev)), 1)[0].cpu()
 
     def show(self, i: int) -> None:
@@ -268,8 +269,7 @@ class ImagePicker(_Friendly, W.VBox):
             for callback in self._callbacks:
                 callback(self.image)
             self.status.value = _error(
-                f"{name} could not be shown ({config.short_error(err)}); "
-                f"{self.name} is shown again."
+                f"{name} could not be shown ({show.short_error(err)}); {self.name} is shown again."
             )
             return
         self.status.value = f"{html.escape(name)}: {image.width} × {image.height} pixels"
@@ -380,7 +380,7 @@ class ClassifierExplorer(_Friendly, _Watched, W.VBox):
     def model(self, name: str) -> nn.Module:
         """The pretrained model `name`, loaded once onto the fastest device and kept."""
         if name not in self.loaded:  # missing weights: the widget says so itself
-            self.loaded[name] = load_pretrained(name, report=False).to(config.device())
+            self.loaded[name] = pretrained(name, report=False).to(env.device())
         return self.loaded[name]
 
     def update(self) -> None:
@@ -449,7 +449,7 @@ class HeatmapExplorer(_Friendly, _Watched, W.VBox):
     def network(self, name: str) -> tuple[nn.Module, nn.Module]:
         """The pretrained model and its convolutionized twin, built once and kept."""
         if name not in self.networks:
-            model = load_pretrained(name, report=False).to(config.device())
+            model = pretrained(name, report=False).to(env.device())
             self.networks[name] = (model, convolutionize(model, (3, 224, 224)))
         return self.networks[name]
 
@@ -625,7 +625,7 @@ class DrawingPad(_Friendly, W.HBox):
     def predict(self) -> None:
         """Classify what is drawn now."""
         self.digit = mnist_style(self.ink)
-        with config.evaluating(self.model) as dev:
+        with env.evaluating(self.model) as dev:
             self.probabilities = torch.softmax(self.model(self.digit[None].to(dev)), 1)[0].cpu()
         guess = int(self.probabilities.argmax())
         self.summary.value = f"LeNet5 says <b>{guess}</b> with {self.probabilities[guess]:.1%}"
@@ -647,19 +647,11 @@ def drawing_pad(model: nn.Module) -> DrawingPad:
     return DrawingPad(model)
 
 
-def _last_conv(model: nn.Module) -> str:
-    """The name of the model's last convolution (its maps are what pooling or the head reads)."""
-    names = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-    if not names:
-        raise ValueError(f"{type(model).__name__} has no convolution")
-    return names[-1]
-
-
 class FamilyExplorer(_Friendly, _Watched, W.VBox):
     """Pick a family and a test image; see its prediction, its class activation map (for the
     families with a global-average-pooling head) and the maps of its last convolution.
 
-    `models` maps family names to trained networks (or to the results of families.race, whose
+    `models` maps family names to trained networks (or to the results of race.race, whose
     `.model` is used). Tests drive it from Python: set `.family.value` or `.index.value`, then
     read `.summary.value`, `.probabilities`, `.cam` and `.maps`.
     """
@@ -667,14 +659,11 @@ class FamilyExplorer(_Friendly, _Watched, W.VBox):
     what = "Family explorer"
 
     def __init__(self, models: dict, dataset, *, family: str | None = None, index: int = 0):
-        from . import families
-
         self.models = {name: getattr(m, "model", m) for name, m in models.items()}
         if not self.models:
             raise ValueError("FamilyExplorer needs at least one trained network")
         self.images, self.labels = as_tensors(dataset, "test set")
         self.classes = list(getattr(dataset, "classes", None) or plots.DIGITS)
-        self._families = families
         self._guesses: dict[str, torch.Tensor] = {}
         n = len(self.labels)
         if family is not None:  # names are case-insensitive, as everywhere in families
@@ -722,13 +711,13 @@ class FamilyExplorer(_Friendly, _Watched, W.VBox):
         model = self.models[name]
         x = self.images[i : i + 1]
         probabilities = predict(model, x)[0]
-        layer = _last_conv(model)
+        layer = nets.last_conv(model)
         maps = activations(model, x, [layer])[layer][0]
         guess, label = int(probabilities.argmax()), int(self.labels[i])
         cam = None
-        if self._families.has_gap_head(model):
+        if fcn.has_gap_head(model):
             size = tuple(x.shape[-2:])
-            cam = self._families.class_activation_maps(model, x, size=size)[0, guess]
+            cam = fcn.class_activation_maps(model, x, size=size)[0, guess]
         self.probabilities, self.cam, self.maps = probabilities, cam, maps
         color = "#007a4d" if guess == label else "#c00000"
         self.summary.value = (

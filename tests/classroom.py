@@ -44,9 +44,9 @@ PROXY = ROOT / "tests" / "hub" / "node_modules" / ".bin" / "configurable-http-pr
 PROBE = """
 import json, resource, course_utils as cu
 print("CLASSROOM " + json.dumps({
-    "cache_dir": str(cu.config.cache_dir()),
-    "data_dir": str(cu.config.data_dir()),
-    "torch_home": str(cu.config.torch_home()),
+    "cache_dir": str(cu.env.cache_dir()),
+    "data_dir": str(cu.env.data_dir()),
+    "torch_home": str(cu.env.torch_home()),
     "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }))
 """

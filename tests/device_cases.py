@@ -121,9 +121,9 @@ def classify(device):
 @case
 def save_and_load_trained(device, tmp_path=None):
     model = lenet(device)
-    cu.models.save_trained(model, "device-case")
+    cu.weights.save_trained(model, "device-case")
     fresh = cu.LeNet5()  # on the CPU: the file loads wherever it was saved from
-    assert cu.models.load_trained(fresh, "device-case")
+    assert cu.weights.load_trained(fresh, "device-case")
     return fresh.state_dict()
 
 
@@ -153,13 +153,13 @@ def ten_crop_predict(device):
 @case
 def overfitting_report(device):
     train, test = digits()
-    report = cu.augment.overfitting_report({"a": lenet(device)}, train, test)
+    report = cu.lab.overfitting_report({"a": lenet(device)}, train, test)
     return report.rows
 
 
 @case
 def crop_averaging_table(device):
-    return cu.augment.crop_averaging_table({"a": lenet(device)}, digits()[1]).rows
+    return cu.lab.crop_averaging_table({"a": lenet(device)}, digits()[1]).rows
 
 
 # --- fcn -----------------------------------------------------------------------------------
@@ -177,8 +177,8 @@ def convolutionize(device):
 @case
 def heatmaps(device):
     fcn = cu.convolutionize(lenet(device), (1, 28, 28))
-    canvas, _ = cu.fcn.digit_canvas(digits()[1].images, digits()[1].labels, n=3, size=(64, 96))
-    probabilities, whole = cu.fcn.digit_heatmaps(fcn, canvas)
+    canvas, _ = cu.lab.digit_canvas(digits()[1].images, digits()[1].labels, n=3, size=(64, 96))
+    probabilities, whole = cu.lab.digit_heatmaps(fcn, canvas)
     return {
         "heatmap": cu.fcn.heatmap(fcn, canvas),
         "digit_heatmaps": probabilities,
@@ -227,19 +227,19 @@ def class_activation_maps(device):
     found = {}
     for name in ("NiN", "GoogLeNet", "ResNeXt"):
         cu.seed_everything(0)
-        model = cu.families.build(name).to(device)
-        found[name] = cu.families.class_activation_maps(model, images)
-        found[f"{name} resized"] = cu.families.class_activation_maps(model, images, size=28)
-        found[f"{name} bias"] = cu.families.cam_bias(model)
-        found[f"{name} has a GAP head"] = cu.families.has_gap_head(model)
+        model = cu.nets.build(name).to(device)
+        found[name] = cu.fcn.class_activation_maps(model, images)
+        found[f"{name} resized"] = cu.fcn.class_activation_maps(model, images, size=28)
+        found[f"{name} bias"] = cu.fcn.cam_bias(model)
+        found[f"{name} has a GAP head"] = cu.fcn.has_gap_head(model)
     return found
 
 
 @case
 def branch_shares(device):
     cu.seed_everything(0)
-    model = cu.families.build("GoogLeNet").to(device)
-    return cu.families.branch_shares(model, digits()[1].images[:4])
+    model = cu.nets.build("GoogLeNet").to(device)
+    return cu.lab.branch_shares(model, digits()[1].images[:4])
 
 
 # --- widgets -------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def family_explorer(device):
     nets = {}
     for name in ("ResNeXt", "VGG"):  # one with a GAP head, one without
         cu.seed_everything(0)
-        nets[name] = cu.families.build(name).to(device)
+        nets[name] = cu.nets.build(name).to(device)
     explorer = cu.widgets.FamilyExplorer(nets, digits()[1], index=3)
     found = {"ResNeXt cam": explorer.cam, "ResNeXt maps": explorer.maps}
     explorer.next_mistake.click()
@@ -303,7 +303,7 @@ def run(name: str, device: str, monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     with monkeypatch.context() as m:
-        m.setattr(cu.config, "warn", lambda *a, **k: None)  # untrained weights: known here
+        m.setattr(cu.show, "warn", lambda *a, **k: None)  # untrained weights: known here
         return CASES[name](device)
 
 

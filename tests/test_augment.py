@@ -157,11 +157,11 @@ def test_overfitting_report_writes_the_measured_numbers(digits):
     train, test = digits
     cu.seed_everything(0)
     model = cu.LeNet5()
-    report = cu.augment.overfitting_report({"a": model, "b": model}, train, test)
+    report = cu.lab.overfitting_report({"a": model, "b": model}, train, test)
     accuracy = cu.evaluate(model, test)
     assert report.rows["a"]["test"] == pytest.approx(accuracy)
     assert f"{accuracy:.1%}" in report._repr_markdown_()
-    table = cu.augment.crop_averaging_table({"a": model}, test)
+    table = cu.lab.crop_averaging_table({"a": model}, test)
     assert table.rows["a"]["centre"] == pytest.approx(accuracy)
 
 

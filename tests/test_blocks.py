@@ -73,13 +73,13 @@ def test_googlenet_2014():
     net = blocks.googlenet_2014()
     assert net(torch.rand(1, 3, 224, 224)).shape == (1, 1000)
     assert cu.count_parameters(net) == 6_998_552
-    assert cu.count_parameters(cu.models.build("googlenet")) == 6_624_904
+    assert cu.count_parameters(cu.weights.untrained("googlenet")) == 6_624_904
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnext50_32x4d"])
 def test_count_macs_matches_torchvision_gflops(name):
-    macs = cu.count_macs(cu.models.build(name), (3, 224, 224)) / 1e9
-    assert macs == pytest.approx(cu.models.weights_for(name).meta["_ops"], rel=0.01)
+    macs = cu.count_macs(cu.weights.untrained(name), (3, 224, 224)) / 1e9
+    assert macs == pytest.approx(cu.weights.weights_for(name).meta["_ops"], rel=0.01)
 
 
 def test_paper_resnets_reproduce_table_1():
@@ -197,7 +197,7 @@ def test_pre_activation_block_against_explicit_ops():
 
 
 def test_zoo_comes_from_the_weights_metadata():
-    rows = cu.models.zoo()
+    rows = cu.weights.zoo()
     names = {r["name"] for r in rows}
     assert {
         "alexnet",
@@ -218,13 +218,13 @@ def test_zoo_comes_from_the_weights_metadata():
 
 
 def test_markdown_table():
-    table = cu.counting.markdown_table(["a", "b"], [("x", 1234567), ("y", 0.5)])
+    table = cu.show.markdown_table(["a", "b"], [("x", 1234567), ("y", 0.5)])
     assert "| x | 1,234,567 |" in table._repr_markdown_()
     assert table.rows["y"] == [0.5]
 
 
 def test_zoo_classifies_weights_by_their_recipe_not_their_name():
-    rows = {(r["name"], r["version"]): r for r in cu.models.zoo()}
+    rows = {(r["name"], r["version"]): r for r in cu.weights.zoo()}
     assert rows["resnext101_64x4d", "V1"]["recipe"] == "new"  # named V1, trained with the new one
     assert rows["resnet50", "V1"]["recipe"] == "original"
     assert rows["resnet50", "V2"]["recipe"] == "new"
@@ -235,13 +235,13 @@ def test_zoo_classifies_weights_by_their_recipe_not_their_name():
 def test_zoo_chart_labels_do_not_overlap_and_say_the_input_sizes():
     from matplotlib.text import Text
 
-    fig = cu.plots.plot_model_zoo(cu.models.zoo())
+    fig = cu.plots.plot_model_zoo(cu.weights.zoo())
     renderer = fig.canvas.get_renderer()
     ax = fig.axes[0]
     for label in ax.texts:
         label.update_positions(renderer)
     boxes = [Text.get_window_extent(t, renderer) for t in ax.texts]  # the words, not the leaders
-    assert len(boxes) == len(cu.models.zoo())
+    assert len(boxes) == len(cu.weights.zoo())
     overlapping = [
         (ax.texts[i].get_text(), ax.texts[j].get_text())
         for i in range(len(boxes))

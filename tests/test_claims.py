@@ -1,7 +1,7 @@
 """No markdown cell reports what a run measured as a typed number.
 
 The rule (CONTRIBUTING, "Claims"): a sentence that reports what this run measured is printed by
-the run (`cu.counting.report(f"...")`, or a table built from its results), or it sits beside a
+the run (`cu.show.report(f"...")`, or a table built from its results), or it sits beside a
 Check whose assert holds exactly the number that the sentence says. Numbers from papers and
 from the lecture stay in markdown, with their source in the same sentence.
 
@@ -221,7 +221,7 @@ def test_markdown_reports_no_typed_measurement(path):
     claims = untraced(path)
     assert not claims, (
         "Markdown that states numbers neither the code nor a named source accounts for. Print "
-        "a measurement from the run (cu.counting.report), assert it in a Check, or name the "
+        "a measurement from the run (cu.show.report), assert it in a Check, or name the "
         "paper, table or slide it comes from:\n" + "\n".join(map(str, claims))
     )
 
@@ -249,7 +249,7 @@ OLD_06 = [
     ),
 ]
 OLD_09 = [
-    _code("results = cu.families.race(train, test, epochs=5)"),
+    _code("results = cu.race.race(train, test, epochs=5)"),
     _md(
         "Measured on the shipped digits: NiN 93.4%, GoogLeNet 94.4%, ResNeXt 95.2%, "
         "ResNet-bottleneck 95.5%, AlexNet 96.0%, LeNet5 96.4%, ResNet 97.0%, VGG 97.3%."

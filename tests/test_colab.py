@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from course_utils import colab, config
+from course_utils import colab, env
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -44,7 +44,7 @@ def test_colab_branch_installs_the_repository_and_enables_widgets(path, monkeypa
     monkeypatch.setitem(sys.modules, "google.colab.output", google.colab.output)
     namespace = {"get_ipython": lambda: shell}
     exec(compile(code, str(path), "exec"), namespace)
-    assert shell.magics == [("pip", f'install -q "course_utils @ git+{config.REPO_URL}"')]
+    assert shell.magics == [("pip", f'install -q "course_utils @ git+{env.REPO_URL}"')]
     assert enabled == [True]
     assert "cu" in namespace  # the rest of the cell ran, with course_utils importable
 
@@ -68,7 +68,7 @@ def test_badges_and_setup_cells_follow_repo_url(tmp_path, monkeypatch):
     copy.mkdir()
     for path in NOTEBOOKS:
         (copy / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    monkeypatch.setattr(config, "REPO_URL", "https://github.com/someone/fork")
+    monkeypatch.setattr(env, "REPO_URL", "https://github.com/someone/fork")
     assert len(colab.sync_notebooks(copy)) == len(NOTEBOOKS)
     for path in copy.glob("*.ipynb"):
         text = path.read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import course_utils as cu
-from course_utils import config
+from course_utils import download, env, show
 
 
 def test_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
@@ -50,22 +50,22 @@ def test_folders_follow_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "d"))
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "c"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "t"))
-    assert config.data_dir() == tmp_path / "d"
-    assert config.cache_dir() == tmp_path / "c"
-    assert config.torch_home() == tmp_path / "t"
+    assert env.data_dir() == tmp_path / "d"
+    assert env.cache_dir() == tmp_path / "c"
+    assert env.torch_home() == tmp_path / "t"
 
 
 def test_note_prints_plain_text_outside_a_notebook(capsys):
-    config.note("offline <fallback>")
+    show.note("offline <fallback>")
     assert capsys.readouterr().out == "Note: offline <fallback>\n"
 
 
 def test_model_device_with_parameters_buffers_or_nothing():
-    assert config.model_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
-    assert config.model_device(torch.nn.BatchNorm2d(3, affine=False)) == torch.device("cpu")
-    assert config.model_device(torch.nn.ReLU()) == torch.device("cpu")  # nothing to ask
+    assert env.model_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
+    assert env.model_device(torch.nn.BatchNorm2d(3, affine=False)) == torch.device("cpu")
+    assert env.model_device(torch.nn.ReLU()) == torch.device("cpu")  # nothing to ask
     meta = torch.nn.Linear(2, 2, device="meta")
-    assert config.model_device(meta) == torch.device("meta")
+    assert env.model_device(meta) == torch.device("meta")
 
 
 def test_evaluating_restores_each_submodule_even_after_an_error():
@@ -73,7 +73,7 @@ def test_evaluating_restores_each_submodule_even_after_an_error():
     model.train()
     model[1].eval()  # a frozen BatchNorm inside a training model must stay frozen
     with pytest.raises(RuntimeError, match="mat1 and mat2"):
-        with config.evaluating(model) as dev:
+        with env.evaluating(model) as dev:
             assert dev == torch.device("cpu")
             assert not any(m.training for m in model.modules())
             assert not torch.is_grad_enabled()
@@ -89,9 +89,9 @@ def test_progress_in_a_notebook_keeps_its_final_state(monkeypatch):
         def update(self, obj, **kwargs):
             shown.append(obj)
 
-    monkeypatch.setattr(config, "in_notebook", lambda: True)
+    monkeypatch.setattr(show, "in_notebook", lambda: True)
     monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj) or Handle())
-    bar = config.Progress(10, desc="training", unit="batches", interval=3600)
+    bar = show.Progress(10, desc="training", unit="batches", interval=3600)
     for _ in range(10):
         bar.update(1)
     assert len(shown) == 1  # within the interval: not redrawn per step
@@ -102,9 +102,9 @@ def test_progress_in_a_notebook_keeps_its_final_state(monkeypatch):
 
 def test_progress_of_slow_steps_reads_as_seconds_each_not_zero_per_second(monkeypatch):
     clock = iter([100.0, 130.0, 130.0])  # start, then two reads 30 s later: 3 nets in 30 s
-    monkeypatch.setattr(config.time, "perf_counter", lambda: next(clock))
-    monkeypatch.setattr(config, "in_notebook", lambda: False)
-    bar = config.Progress(9, desc="families", unit="nets", interval=0)
+    monkeypatch.setattr(show.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(show, "in_notebook", lambda: False)
+    bar = show.Progress(9, desc="families", unit="nets", interval=0)
     bar.n = 3
     text = bar._text()
     assert "10.0 s per net" in text and "0 nets/s" not in text, text
@@ -112,9 +112,9 @@ def test_progress_of_slow_steps_reads_as_seconds_each_not_zero_per_second(monkey
 
 
 def test_reachable_says_no_at_once_for_a_closed_port_and_offline(monkeypatch):
-    assert not config.reachable("http://127.0.0.1:9/file.pth", timeout=1)
+    assert not download.reachable("http://127.0.0.1:9/file.pth", timeout=1)
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    assert not config.reachable("localhost")
+    assert not download.reachable("localhost")
 
 
 def test_download_checks_before_it_renames_and_keeps_nothing_partial(tmp_path, monkeypatch):
@@ -127,44 +127,44 @@ def test_download_checks_before_it_renames_and_keeps_nothing_partial(tmp_path, m
     with file_server({"file.bin": body}) as (url, requested):
         # A wrong checksum: the file already there stays as it was, nothing else is left.
         dest.write_bytes(b"the old file")
-        with pytest.raises(config.DownloadError, match="MD5"):
-            config.download(url + "file.bin", dest, md5="0" * 32)
+        with pytest.raises(download.DownloadError, match="MD5"):
+            download.download(url + "file.bin", dest, md5="0" * 32)
         assert dest.read_bytes() == b"the old file"
         assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
         # The right one replaces it.
         sha = hashlib.sha256(body).hexdigest()[:8]
-        assert config.download(url + "file.bin", dest, sha256=sha) == dest
+        assert download.download(url + "file.bin", dest, sha256=sha) == dest
         assert dest.read_bytes() == body
         # COURSE_OFFLINE: not one request.
         monkeypatch.setenv("COURSE_OFFLINE", "1")
-        with pytest.raises(config.DownloadError, match="COURSE_OFFLINE"):
-            config.download(url + "file.bin", tmp_path / "other.bin")
+        with pytest.raises(download.DownloadError, match="COURSE_OFFLINE"):
+            download.download(url + "file.bin", tmp_path / "other.bin")
         assert requested == ["/file.bin", "/file.bin"]
     monkeypatch.delenv("COURSE_OFFLINE")
     # A server that answers, sends a byte and then nothing: the silence limit ends it.
     with trickle_server(every=30, give_up=30) as url:
         start = time.monotonic()
-        with pytest.raises(config.DownloadError, match="nothing arrived for 1 s"):
-            config.download(url + "x", tmp_path / "x", silence_s=1)
+        with pytest.raises(download.DownloadError, match="nothing arrived for 1 s"):
+            download.download(url + "x", tmp_path / "x", silence_s=1)
         assert time.monotonic() - start < 3
     assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
 
 
 def test_download_deadline_grows_with_the_size():
-    assert config.download_deadline(9_912_422) == pytest.approx(109.1, abs=0.1)
-    assert config.download_deadline(None) == config.DOWNLOAD_UNKNOWN_SIZE_S
+    assert download.download_deadline(9_912_422) == pytest.approx(109.1, abs=0.1)
+    assert download.download_deadline(None) == download.DOWNLOAD_UNKNOWN_SIZE_S
 
 
 def test_a_misspelt_course_device_names_the_variable_its_values_and_the_fix(monkeypatch):
     for value in ("gpu", "CPU", " cpu", "cuda:x"):
         monkeypatch.setenv("COURSE_DEVICE", value)
-        with pytest.raises(config.DeviceSettingError) as err:
-            config.device()
+        with pytest.raises(env.DeviceSettingError) as err:
+            env.device()
         message = str(err.value)
         assert f"COURSE_DEVICE={value!r}" in message and "cpu, cuda, cuda:N" in message, message
         assert "unset it" in message
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
-    assert config.device() == torch.device("cpu")
+    assert env.device() == torch.device("cpu")
 
 
 def test_a_course_device_this_machine_lacks_fails_with_the_same_message_in_fit(monkeypatch, digits):
@@ -172,11 +172,11 @@ def test_a_course_device_this_machine_lacks_fails_with_the_same_message_in_fit(m
     monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
     for value in ("cuda", "cuda:1", "mps"):
         monkeypatch.setenv("COURSE_DEVICE", value)
-        with pytest.raises(config.DeviceSettingError, match="COURSE_DEVICE=cpu, or unset it"):
-            config.device()
+        with pytest.raises(env.DeviceSettingError, match="COURSE_DEVICE=cpu, or unset it"):
+            env.device()
     monkeypatch.setenv("COURSE_DEVICE", "cuda")
     train, test = digits
-    with pytest.raises(config.DeviceSettingError, match=r"COURSE_DEVICE='cuda', but torch"):
+    with pytest.raises(env.DeviceSettingError, match=r"COURSE_DEVICE='cuda', but torch"):
         cu.fit(cu.LeNet5(), train, test, epochs=1, quiet=True, live=False)
     monkeypatch.setenv("COURSE_DEVICE", "gpu")  # doctor reports it instead of crashing
     d = cu.doctor(show=False)
@@ -191,37 +191,37 @@ def test_cgroup_quota_is_read_from_cpu_max_and_from_cgroup_v1(tmp_path):
     v1 = (tmp_path / "quota", tmp_path / "period")
     absent = (tmp_path / "no-quota", tmp_path / "no-period")
     v2.write_text("150000 100000\n", encoding="utf-8")
-    assert config.cgroup_cpu_limit(v2, absent) == 1.5
+    assert env.cgroup_cpu_limit(v2, absent) == 1.5
     v2.write_text("max 100000\n", encoding="utf-8")
-    assert config.cgroup_cpu_limit(v2, absent) is None  # no limit
+    assert env.cgroup_cpu_limit(v2, absent) is None  # no limit
     v1[0].write_text("200000\n", encoding="utf-8")
     v1[1].write_text("100000\n", encoding="utf-8")
-    assert config.cgroup_cpu_limit(tmp_path / "none", v1) == 2.0
+    assert env.cgroup_cpu_limit(tmp_path / "none", v1) == 2.0
     v1[0].write_text("-1\n", encoding="utf-8")  # cgroup v1's "no limit"
-    assert config.cgroup_cpu_limit(tmp_path / "none", v1) is None
-    assert config.cgroup_cpu_limit(tmp_path / "none", absent) is None
+    assert env.cgroup_cpu_limit(tmp_path / "none", v1) is None
+    assert env.cgroup_cpu_limit(tmp_path / "none", absent) is None
 
 
 def test_threads_follow_the_quota_the_load_and_course_threads(monkeypatch):
     monkeypatch.delenv("COURSE_THREADS", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    monkeypatch.setattr(config, "cgroup_cpu_limit", lambda: None)
-    assert config.choose_threads(load=0.0)[0] == 4  # a quiet machine: every CPU
-    assert config.choose_threads(load=2.2)[0] == 2  # two CPUs kept busy by other work
-    threads, why = config.choose_threads(load=9.0)  # overloaded: one thread, never zero
+    monkeypatch.setattr(env, "cgroup_cpu_limit", lambda: None)
+    assert env.choose_threads(load=0.0)[0] == 4  # a quiet machine: every CPU
+    assert env.choose_threads(load=2.2)[0] == 2  # two CPUs kept busy by other work
+    threads, why = env.choose_threads(load=9.0)  # overloaded: one thread, never zero
     assert threads == 1 and "load 9.0" in why
-    monkeypatch.setattr(config, "cgroup_cpu_limit", lambda: 1.5)  # a hub pod's CPU limit
-    threads, why = config.choose_threads(load=0.0)
+    monkeypatch.setattr(env, "cgroup_cpu_limit", lambda: 1.5)  # a hub pod's CPU limit
+    threads, why = env.choose_threads(load=0.0)
     assert threads == 1 and "cgroup quota of 1.5 CPUs" in why
     monkeypatch.setenv("COURSE_THREADS", "3")
-    assert config.choose_threads(load=9.0) == (3, "set by COURSE_THREADS=3")
+    assert env.choose_threads(load=9.0) == (3, "set by COURSE_THREADS=3")
 
 
 @pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
 def test_a_bad_course_threads_names_the_variable_and_the_fix(monkeypatch, value):
     monkeypatch.setenv("COURSE_THREADS", value)
-    with pytest.raises(config.ThreadSettingError, match=r"COURSE_THREADS=.*whole number"):
-        config.fit_threads()
+    with pytest.raises(env.ThreadSettingError, match=r"COURSE_THREADS=.*whole number"):
+        env.fit_threads()
 
 
 def test_importing_the_course_sets_torchs_threads_and_doctor_reports_them(monkeypatch):

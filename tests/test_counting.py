@@ -196,12 +196,12 @@ class OpaqueLinear(nn.Module):
 
 def test_uncounted_layers_are_named_in_a_warning():
     model = nn.Sequential(nn.Linear(10, 10), OpaqueLinear(10, 5), nn.LayerNorm(5))
-    with pytest.warns(cu.config.CourseWarning, match=r"1 \(OpaqueLinear\)") as record:
+    with pytest.warns(cu.show.CourseWarning, match=r"1 \(OpaqueLinear\)") as record:
         assert cu.count_macs(model, (10,)) == 100  # the linear layer only
     (warning,) = record
     assert "course_tests.opaque_linear" in str(warning.message)
     assert "LayerNorm" not in str(warning.message)  # normalisation: no multiply-adds to count
-    with pytest.warns(cu.config.CourseWarning, match=r"1 \(OpaqueLinear\)"):
+    with pytest.warns(cu.show.CourseWarning, match=r"1 \(OpaqueLinear\)"):
         cu.layer_table(model, (10,))
 
 
@@ -209,7 +209,7 @@ def test_layers_that_do_not_run_or_hold_no_multiply_adds_give_no_warning():
     # eval mode skips GoogLeNet's auxiliary classifiers; batch norm is a scale and shift
     model = tvm.googlenet(weights=None, aux_logits=True, init_weights=False)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", cu.config.CourseWarning)
+        warnings.simplefilter("error", cu.show.CourseWarning)
         assert cu.count_macs(model, (3, 224, 224)) > 0
 
 
@@ -248,7 +248,7 @@ def test_count_macs_matches_every_torchvision_classifier(name, zero_init):
     (size,) = weights.transforms().crop_size  # 224, or 299 for inception_v3, 600 for b7...
     model = tvm.get_model(name, weights=None)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", cu.config.CourseWarning)
+        warnings.simplefilter("error", cu.show.CourseWarning)
         macs = cu.count_macs(model, (3, size, size))
     # within 1%, or half the last of the metadata's 3 decimals (shufflenet_v2_x0_5: 0.04)
     assert macs / 1e9 == pytest.approx(weights.meta["_ops"], rel=0.01, abs=0.0005)
@@ -256,5 +256,5 @@ def test_count_macs_matches_every_torchvision_classifier(name, zero_init):
 
 def test_report_is_markdown_in_a_notebook_and_text_elsewhere():
     accuracy = 0.9731
-    sentence = cu.counting.report(f"VGG reached **{accuracy:.1%}**.")
+    sentence = cu.show.report(f"VGG reached **{accuracy:.1%}**.")
     assert sentence._repr_markdown_() == "VGG reached **97.3%**." == repr(sentence)

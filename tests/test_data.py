@@ -456,7 +456,7 @@ def test_load_dataset_digits_are_the_shipped_digits_online_or_not(monkeypatch):
     def no_download(*args, **kwargs):
         raise AssertionError("the shipped digits need no download")
 
-    monkeypatch.setattr(cu.config, "download", no_download)
+    monkeypatch.setattr(cu.download, "download", no_download)
     train, test = cu.load_dataset("digits")
     shipped_train, shipped_test = cu.data.mnist_fallback()
     torch.testing.assert_close(train.images, shipped_train.images)
@@ -497,7 +497,7 @@ def test_load_dataset_offline_falls_back_without_trying(name, cache, monkeypatch
     def no_download(*args, **kwargs):
         raise AssertionError("download() called although COURSE_OFFLINE is set")
 
-    monkeypatch.setattr(cu.config, "download", no_download)
+    monkeypatch.setattr(cu.download, "download", no_download)
     train, test = cu.load_dataset(name)
     out = capsys.readouterr().out
     assert _shipped(train, test)
@@ -683,8 +683,8 @@ def test_cluttered_is_deterministic_and_named_by_its_settings(digits):
     torch.testing.assert_close(a.images, b.images)
     assert not torch.equal(a.images, c.images)
     assert a.name == "cluttered digits (36×36, 4 pieces of 8×8, seed 1)" != c.name
-    assert cu.families.dataset_label(a) != cu.families.dataset_label(c)
-    assert "seed-1" in cu.families.dataset_label(a)
+    assert cu.race.dataset_label(a) != cu.race.dataset_label(c)
+    assert "seed-1" in cu.race.dataset_label(a)
     with pytest.raises(ValueError, match="24×24 can't hold a 28×28"):
         cu.data.cluttered(train, 5, size=24)
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import course_utils as cu
-from course_utils import families
-from course_utils.families import FAMILIES, GAP_FAMILIES
+from course_utils import fcn, lab, nets, race
+from course_utils.nets import FAMILIES, GAP_FAMILIES
 
 # --- parameter counts from the formulas, independently of the code that builds them -----------
 
@@ -115,7 +115,7 @@ def formula(name: str, c: int, size: int) -> int:
 @pytest.mark.parametrize("name", FAMILIES)
 @pytest.mark.parametrize(("c", "size"), [(1, 28), (3, 32)])
 def test_every_family_builds_runs_and_has_its_formulas_parameters(name, c, size):
-    model = families.build(name, in_channels=c, image_size=size)
+    model = nets.build(name, in_channels=c, image_size=size)
     assert model.family == name
     assert model(torch.rand(3, c, size, size)).shape == (3, 10)
     assert cu.count_parameters(model) == formula(name, c, size)
@@ -123,9 +123,9 @@ def test_every_family_builds_runs_and_has_its_formulas_parameters(name, c, size)
 
 
 def test_lenet5_is_the_slides_and_the_multiply_adds_are_the_hand_counts():
-    assert cu.count_parameters(families.build("LeNet5")) == 44_426
+    assert cu.count_parameters(nets.build("LeNet5")) == 44_426
     lenet = 24 * 24 * 6 * 25 + 8 * 8 * 16 * 6 * 25 + 256 * 120 + 120 * 84 + 84 * 10
-    assert cu.count_macs(families.build("LeNet5"), (1, 28, 28)) == lenet == 281_640
+    assert cu.count_macs(nets.build("LeNet5"), (1, 28, 28)) == lenet == 281_640
     vgg = (
         28 * 28 * 8 * 9
         + 14 * 14 * (16 * 8 * 9 + 16 * 16 * 9)
@@ -133,7 +133,7 @@ def test_lenet5_is_the_slides_and_the_multiply_adds_are_the_hand_counts():
         + 288 * 128
         + 128 * 10
     )
-    assert cu.count_macs(families.build("VGG"), (1, 28, 28)) == vgg
+    assert cu.count_macs(nets.build("VGG"), (1, 28, 28)) == vgg
 
 
 def test_lenet5_default_is_unchanged_and_takes_photos():
@@ -144,23 +144,23 @@ def test_lenet5_default_is_unchanged_and_takes_photos():
 
 
 def test_unknown_family_names_the_value_and_lists_the_valid_ones():
-    assert families.build("resnext").family == "ResNeXt"  # any case
+    assert nets.build("resnext").family == "ResNeXt"  # any case
     with pytest.raises(ValueError, match=r"'MobileNet'.*LeNet5, AlexNet, .*ResNeXt, DenseNet"):
-        families.build("MobileNet")
+        nets.build("MobileNet")
 
 
 def test_densenet_is_the_size_of_the_others_and_its_hand_count():
     assert densenet(1) == 40_250  # 144 + 14,960 + 2,176 + 22,000 + 160 + 810
-    assert 20_000 < cu.count_parameters(families.build("DenseNet")) < 70_000
+    assert 20_000 < cu.count_parameters(nets.build("DenseNet")) < 70_000
 
 
 def test_a_dense_layer_concatenates_its_input_and_k_new_maps():
-    layer = families.DenseLayer(20, 12)
+    layer = nets.DenseLayer(20, 12)
     x = torch.rand(2, 20, 9, 9)
     out = layer(x)
     assert out.shape == (2, 20 + 12, 9, 9)
     torch.testing.assert_close(out[:, :20], x)  # the input passes through unchanged
-    bottleneck = families.DenseLayer(20, 12, bottleneck=4)
+    bottleneck = nets.DenseLayer(20, 12, bottleneck=4)
     assert bottleneck(x).shape == (2, 32, 9, 9)
     assert bottleneck.layers[2].out_channels == 48  # the 1×1 conv to 4k maps (DenseNet-B)
     assert cu.count_parameters(bottleneck) == (
@@ -169,7 +169,7 @@ def test_a_dense_layer_concatenates_its_input_and_k_new_maps():
 
 
 def test_a_dense_block_of_l_layers_outputs_c0_plus_l_k_and_each_layer_sees_all_before():
-    block = families.dense_block(16, 5, 12)
+    block = nets.dense_block(16, 5, 12)
     assert block(torch.rand(1, 16, 7, 7)).shape == (1, 16 + 5 * 12, 7, 7)
     # layer i reads the block's input and the i earlier layers' maps: 16 + 12 i channels
     assert [layer.layers[0].num_features for layer in block] == [16, 28, 40, 52, 64]
@@ -180,19 +180,19 @@ def test_a_dense_block_of_l_layers_outputs_c0_plus_l_k_and_each_layer_sees_all_b
         block[0].layers[2].weight.add_(1.0)
         after = block(x)
     assert torch.equal(before[:, :16], after[:, :16]) and not torch.equal(before, after)
-    t = families.transition(76, 38)
+    t = nets.transition(76, 38)
     assert t(torch.rand(1, 76, 8, 8)).shape == (1, 38, 4, 4)
     assert isinstance(t[-1], torch.nn.AvgPool2d)
 
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_every_family_takes_a_larger_canvas(name):
-    model = families.build(name, image_size=40)
+    model = nets.build(name, image_size=40)
     assert model(torch.rand(2, 1, 40, 40)).shape == (2, 10)
 
 
 def test_the_gap_heads():
-    assert [n for n in FAMILIES if families.has_gap_head(families.build(n))] == list(GAP_FAMILIES)
+    assert [n for n in FAMILIES if fcn.has_gap_head(nets.build(n))] == list(GAP_FAMILIES)
 
 
 # --- training --------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ def test_the_gap_heads():
 def test_every_family_learns_in_one_epoch(name, digits):
     train, test = digits
     cu.seed_everything(0)
-    model = families.build(name)
+    model = nets.build(name)
     history = cu.fit(model, train, test, epochs=1, quiet=True, device="cpu")
     # Chance is 10%; seeded, the weakest family (NiN) reaches 65% here.
     assert history.test_accuracy[-1] >= 0.3, history
@@ -217,10 +217,10 @@ def logits_of(model, images):
 
 
 def check_cam_identity(model, images):
-    cams = families.class_activation_maps(model, images)
+    cams = fcn.class_activation_maps(model, images)
     assert cams.device.type == "cpu"
     assert cams.shape[:2] == (len(images), 10)
-    bias = families.cam_bias(model)
+    bias = fcn.cam_bias(model)
     torch.testing.assert_close(
         cams.mean((2, 3)) + bias, logits_of(model, images), rtol=1e-4, atol=1e-5
     )
@@ -231,23 +231,23 @@ def check_cam_identity(model, images):
 def test_cam_mean_plus_bias_is_the_logit(name, digits):
     images = digits[1].images[:6]
     cu.seed_everything(0)
-    model = families.build(name)
+    model = nets.build(name)
     cams = check_cam_identity(model, images)
     assert cams.shape == (6, 10, 7, 7)  # the maps that enter the pooling: 28 / 4
     assert cams.abs().sum() > 0
     if name == "NiN":
-        assert not families.cam_bias(model).any()
+        assert not fcn.cam_bias(model).any()
     else:
-        torch.testing.assert_close(families.cam_bias(model), model.fc.bias.detach())
+        torch.testing.assert_close(fcn.cam_bias(model), model.fc.bias.detach())
     # Trained a little (weights away from their initialisation, biases no longer zero).
     train = cu.data.subset(digits[0], 256, seed=1)
     cu.fit(model, train, digits[1], epochs=1, quiet=True, device="cpu")
-    assert name == "NiN" or families.cam_bias(model).abs().sum() > 0
+    assert name == "NiN" or fcn.cam_bias(model).abs().sum() > 0
     check_cam_identity(model, images)
     # Resized for an overlay, on a 3 x 32 x 32 model too.
-    big = families.class_activation_maps(model, images[:2], size=28)
+    big = fcn.class_activation_maps(model, images[:2], size=28)
     assert big.shape == (2, 10, 28, 28)
-    photo = families.build(name, in_channels=3, image_size=32)
+    photo = nets.build(name, in_channels=3, image_size=32)
     check_cam_identity(photo, torch.rand(2, 3, 32, 32))
 
 
@@ -261,12 +261,12 @@ def test_cam_follows_the_pooling_of_a_torchvision_resnet():
 
 @pytest.mark.parametrize("name", [n for n in FAMILIES if n not in GAP_FAMILIES])
 def test_cam_without_a_gap_head_says_which_families_have_one(name):
-    model = families.build(name)
-    assert not families.has_gap_head(model)
+    model = nets.build(name)
+    assert not fcn.has_gap_head(model)
     with pytest.raises(ValueError, match=rf"{name} has none.*NiN, GoogLeNet, ResNet"):
-        families.class_activation_maps(model, torch.rand(1, 1, 28, 28))
+        fcn.class_activation_maps(model, torch.rand(1, 1, 28, 28))
     with pytest.raises(ValueError, match="global-average-pooling"):
-        families.cam_bias(model)
+        fcn.cam_bias(model)
 
 
 # --- the cache and the race ------------------------------------------------------------------
@@ -280,11 +280,11 @@ def tiny(digits):
 
 def test_a_second_call_loads_the_first_run(cache, tiny):
     train, test = tiny
-    first = families.train_family("ResNet", train, test, epochs=1, device="cpu")
+    first = race.train_family("ResNet", train, test, epochs=1, device="cpu")
     assert not first.loaded and first.path.is_file() and str(cache) in str(first.path)
     assert re.fullmatch(r"family-resnet-digits-1x28-e1-s0-[0-9a-f]{12}\.pt", first.path.name)
     assert not first.model.training
-    again = families.train_family("ResNet", train, test, epochs=1, device="cpu")
+    again = race.train_family("ResNet", train, test, epochs=1, device="cpu")
     assert again.loaded
     assert again.test_accuracy == first.test_accuracy
     assert again.history.test_accuracy == first.history.test_accuracy
@@ -293,28 +293,28 @@ def test_a_second_call_loads_the_first_run(cache, tiny):
     assert (again.params, again.macs, again.device) == (first.params, first.macs, "cpu")
     torch.testing.assert_close(again.model.state_dict(), first.model.state_dict())
     assert cu.evaluate(again.model, test) == first.test_accuracy
-    fresh = families.train_family("ResNet", train, test, epochs=1, device="cpu", retrain=True)
+    fresh = race.train_family("ResNet", train, test, epochs=1, device="cpu", retrain=True)
     assert not fresh.loaded
     assert fresh.history.test_accuracy == first.history.test_accuracy  # seeded: the same run
 
 
 def test_a_damaged_cache_file_is_kept_named_and_trained_again(cache, tiny):
     train, test = tiny
-    path = cu.models.checkpoint_path(families.run_name("LeNet5", train, epochs=1, seed=0))
+    path = cu.weights.checkpoint_path(race.run_name("LeNet5", train, epochs=1, seed=0))
     path.parent.mkdir(parents=True)
     path.write_bytes(b"\x00truncated")
-    with pytest.warns(cu.config.CourseWarning, match=re.escape(str(path))) as caught:
-        result = families.train_family("LeNet5", train, test, epochs=1, device="cpu")
+    with pytest.warns(cu.show.CourseWarning, match=re.escape(str(path))) as caught:
+        result = race.train_family("LeNet5", train, test, epochs=1, device="cpu")
     assert "trained again" in str(caught[0].message)
     assert not result.loaded
     assert path.with_name(path.name + ".damaged").read_bytes() == b"\x00truncated"
-    assert families.train_family("LeNet5", train, test, epochs=1, device="cpu").loaded
+    assert race.train_family("LeNet5", train, test, epochs=1, device="cpu").loaded
 
 
 def test_a_run_on_other_data_is_not_reused(cache, tiny):
     train, test = tiny
-    families.train_family("LeNet5", train, test, epochs=1, device="cpu")
-    other = families.train_family("LeNet5", cu.data.subset(train, 200), test, epochs=1)
+    race.train_family("LeNet5", train, test, epochs=1, device="cpu")
+    other = race.train_family("LeNet5", cu.data.subset(train, 200), test, epochs=1)
     assert not other.loaded
 
 
@@ -322,25 +322,25 @@ def test_noise_of_the_same_name_and_size_never_loads_the_digits_run(cache, tiny)
     # Issue 21: the key held only the name, shape, epochs and seed, and loading checked only
     # the sizes: noise loaded the digits run and was reported at the digits' accuracy.
     train, test = tiny
-    digits_run = families.train_family("LeNet5", train, test, epochs=1, device="cpu")
+    digits_run = race.train_family("LeNet5", train, test, epochs=1, device="cpu")
     generator = torch.Generator().manual_seed(0)
     noise = cu.data.TensorImageDataset(
         torch.rand(train.images.shape, generator=generator),
         torch.randint(0, 10, (len(train),), generator=generator),
         name=train.name,
     )
-    assert families.dataset_label(noise) == families.dataset_label(train)
-    run = families.train_family("LeNet5", noise, test, epochs=1, device="cpu")
+    assert race.dataset_label(noise) == race.dataset_label(train)
+    run = race.train_family("LeNet5", noise, test, epochs=1, device="cpu")
     assert not run.loaded and run.path != digits_run.path
-    other_recipe = families.run_name("LeNet5", train, epochs=2, seed=0)
-    assert other_recipe != families.run_name("LeNet5", train, epochs=1, seed=0)
+    other_recipe = race.run_name("LeNet5", train, epochs=2, seed=0)
+    assert other_recipe != race.run_name("LeNet5", train, epochs=1, seed=0)
 
 
 def test_a_loaded_run_is_evaluated_on_the_test_set_given_now(cache, tiny, capsys):
     train, test = tiny
-    first = families.train_family("LeNet5", train, test, epochs=1, device="cpu")
+    first = race.train_family("LeNet5", train, test, epochs=1, device="cpu")
     flipped = cu.data.TensorImageDataset(test.images, (test.labels + 1) % 10, name=test.name)
-    again = families.train_family("LeNet5", train, flipped, epochs=1, device="cpu")
+    again = race.train_family("LeNet5", train, flipped, epochs=1, device="cpu")
     assert again.loaded
     assert again.test_accuracy == cu.evaluate(again.model, flipped) < first.test_accuracy
     out = capsys.readouterr().out
@@ -359,8 +359,8 @@ def test_an_unwritable_cache_keeps_the_run_in_memory_and_says_so_once(
         make_read_only(folder)
     else:
         (cache / "cache").write_text("not a folder", encoding="utf-8")
-    with pytest.warns(cu.config.CourseWarning, match="COURSE_CACHE_DIR") as caught:
-        results = families.race(train, test, names=("LeNet5", "ResNet"), epochs=1)
+    with pytest.warns(cu.show.CourseWarning, match="COURSE_CACHE_DIR") as caught:
+        results = race.race(train, test, names=("LeNet5", "ResNet"), epochs=1)
     assert len(caught) == 1 and str(folder) in str(caught[0].message)
     assert all(r.path is None and not r.loaded for r in results.values())
     assert results["LeNet5"].test_accuracy == cu.evaluate(results["LeNet5"].model, test)
@@ -370,12 +370,12 @@ def test_an_unwritable_cache_keeps_the_run_in_memory_and_says_so_once(
 
 def test_a_damaged_run_in_a_read_only_cache_is_named_and_trained_again(cache, tiny, make_read_only):
     train, test = tiny
-    path = cu.models.checkpoint_path(families.run_name("LeNet5", train, epochs=1, seed=0))
+    path = cu.weights.checkpoint_path(race.run_name("LeNet5", train, epochs=1, seed=0))
     path.parent.mkdir(parents=True)
     path.write_bytes(b"\x00truncated")
     make_read_only(path.parent)
-    with pytest.warns(cu.config.CourseWarning) as caught:
-        result = families.train_family("LeNet5", train, test, epochs=1, device="cpu")
+    with pytest.warns(cu.show.CourseWarning) as caught:
+        result = race.train_family("LeNet5", train, test, epochs=1, device="cpu")
     said = " ".join(str(w.message) for w in caught)
     assert str(path) in said and "could not be moved aside" in said and "COURSE_CACHE_DIR" in said
     assert not result.loaded and result.path is None and result.test_accuracy > 0
@@ -385,22 +385,22 @@ def test_a_damaged_run_in_a_read_only_cache_is_named_and_trained_again(cache, ti
 def test_race_table_and_rows(cache, tiny, capsys):
     train, test = tiny
     names = ("LeNet5", "googlenet")
-    results = families.race(train, test, names=names, epochs=1, device="cpu")
+    results = race.race(train, test, names=names, epochs=1, device="cpu")
     assert list(results) == ["LeNet5", "GoogLeNet"]
     out = capsys.readouterr().out
     assert "LeNet5: trained in" in out and "GoogLeNet: trained in" in out
-    again = families.race(train, test, names=names, epochs=1, device="cpu")
+    again = race.race(train, test, names=names, epochs=1, device="cpu")
     out = capsys.readouterr().out
     assert all(r.loaded for r in again.values())
     assert f"LeNet5: loaded from {results['LeNet5'].path} (trained earlier" in out
-    table = families.race_table(again)
+    table = race.race_table(again)
     assert table.markdown.splitlines()[0] == (
         "| family | parameters | multiply-adds | training time (s) | images/s "
         "| test accuracy (%) | loaded |"
     )
     assert table.rows["LeNet5"][:2] == [44_426, 281_640]
     assert table.rows["GoogLeNet"][-1] == "yes"
-    rows = families.race_rows(again)
+    rows = race.race_rows(again)
     assert [r["name"] for r in rows] == ["LeNet5", "GoogLeNet"]
     lenet = rows[0]
     assert lenet["macs"] == pytest.approx(0.28164) and lenet["params"] == pytest.approx(44.426)
@@ -410,11 +410,11 @@ def test_race_table_and_rows(cache, tiny, capsys):
 
 def test_runs_are_cached_under_the_data_they_really_saw(digits):
     train, _ = digits
-    assert families.dataset_label(train) == "digits"  # the shipped digits, whatever was asked
+    assert race.dataset_label(train) == "digits"  # the shipped digits, whatever was asked
     fashion = cu.data.TensorImageDataset(train.images[:4], train.labels[:4], name="Fashion-MNIST")
-    assert families.dataset_label(fashion) == "fashion-mnist"
+    assert race.dataset_label(fashion) == "fashion-mnist"
     assert (
-        families.dataset_label(cu.data.TensorImageDataset(train.images[:4], train.labels[:4]))
+        race.dataset_label(cu.data.TensorImageDataset(train.images[:4], train.labels[:4]))
         == "digits"
     )
 
@@ -423,76 +423,76 @@ def test_start_similarity_is_one_before_training_and_drops_with_it(cache, digits
     train = cu.data.subset(digits[0], 512, seed=0)
     test = cu.data.subset(digits[1], 128, seed=0)
     cu.seed_everything(0)
-    untouched = families.RaceResult(
-        name="LeNet5", model=families.build("LeNet5"), params=0, macs=0, train_seconds=0,
+    untouched = race.RaceResult(
+        name="LeNet5", model=nets.build("LeNet5"), params=0, macs=0, train_seconds=0,
         images_per_second=0, test_accuracy=0, history=cu.History(), loaded=False, device="cpu",
     )  # fmt: skip
-    torch.testing.assert_close(families.start_similarity(untouched), torch.ones(6))
-    trained = families.train_family("LeNet5", train, test, epochs=1, device="cpu")
-    similarity = families.start_similarity(trained)
+    torch.testing.assert_close(race.start_similarity(untouched), torch.ones(6))
+    trained = race.train_family("LeNet5", train, test, epochs=1, device="cpu")
+    similarity = race.start_similarity(trained)
     assert similarity.shape == (6,) and (similarity < 0.9999).all()  # each moved, a little
 
 
 def test_first_filters_is_a_snapshot_not_a_view():
-    model = families.build("VGG")
-    before = families.first_filters(model)
+    model = nets.build("VGG")
+    before = nets.first_filters(model)
     with torch.no_grad():
         next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)).weight.add_(1.0)
-    after = families.first_filters(model)
+    after = nets.first_filters(model)
     torch.testing.assert_close(after, before + 1)  # the snapshot kept the old values
 
 
 def test_start_similarity_of_any_layer(cache, digits):
     train = cu.data.subset(digits[0], 256, seed=0)
     test = cu.data.subset(digits[1], 128, seed=0)
-    trained = families.train_family("VGG", train, test, epochs=1, device="cpu")
-    layers = families.weight_layers(trained.model)
+    trained = race.train_family("VGG", train, test, epochs=1, device="cpu")
+    layers = nets.weight_layers(trained.model)
     assert [n for n, _ in layers] == [
         "features.0", "features.3", "features.5", "features.8", "features.10",
         "classifier.0", "classifier.3",
     ]  # fmt: skip
-    assert families.last_conv(trained.model) == "features.10"
-    first = families.start_similarity(trained)
-    torch.testing.assert_close(first, families.start_similarity(trained, layer="features.0"))
-    last = families.start_similarity(trained, layer=-1)
+    assert nets.last_conv(trained.model) == "features.10"
+    first = race.start_similarity(trained)
+    torch.testing.assert_close(first, race.start_similarity(trained, layer="features.0"))
+    last = race.start_similarity(trained, layer=-1)
     assert last.shape == (10,) and (last < 0.9999).all()  # the classifier's ten rows moved
-    conv = families.start_similarity(trained, layer=families.last_conv(trained.model))
+    conv = race.start_similarity(trained, layer=nets.last_conv(trained.model))
     assert conv.shape == (32,)
     # Before training: exactly 1 for every layer.
     cu.seed_everything(0)
-    untouched = dataclasses.replace(trained, model=families.build("VGG"))
+    untouched = dataclasses.replace(trained, model=nets.build("VGG"))
     for k in range(len(layers)):
         torch.testing.assert_close(
-            families.start_similarity(untouched, layer=k), torch.ones(layers[k][1].weight.shape[0])
+            race.start_similarity(untouched, layer=k), torch.ones(layers[k][1].weight.shape[0])
         )
     with pytest.raises(ValueError, match="no layer 'fc'.*features.0"):
-        families.start_similarity(trained, layer="fc")
+        race.start_similarity(trained, layer="fc")
 
 
 def test_real_differences_are_the_pairs_whose_seed_ranges_do_not_overlap():
     spread = {"A": [0.80, 0.84, 0.82], "B": [0.70, 0.79, 0.75], "C": [0.78, 0.81, 0.76]}
     # A's worst (0.80) beats B's best (0.79); A and C overlap (0.80 < 0.81); B and C overlap.
-    assert families.real_differences(spread) == [("A", "B")]
-    assert families.real_differences({"A": [0.5], "B": [0.5]}) == []
+    assert race.real_differences(spread) == [("A", "B")]
+    assert race.real_differences({"A": [0.5], "B": [0.5]}) == []
 
 
 def test_the_cluttered_task_is_cached_apart_from_the_digits(cache, digits):
-    ctrain, ctest = families.cluttered_task(digits[0], digits[1], train_size=64, test_size=32)
+    ctrain, ctest = race.cluttered_task(digits[0], digits[1], train_size=64, test_size=32)
     assert ctrain.images.shape == (64, 1, 32, 32) and ctest.images.shape == (32, 1, 32, 32)
-    assert families.CLUTTER["size"] > 28 and families.CLUTTER_EPOCHS >= 1
+    assert race.CLUTTER["size"] > 28 and race.CLUTTER_EPOCHS >= 1
     # test canvases are made of test digits, training canvases of training digits
     torch.testing.assert_close(ctest.labels, digits[1].labels[ctest.indices])
-    run = families.train_family("LeNet5", ctrain, ctest, epochs=1, device="cpu")
+    run = race.train_family("LeNet5", ctrain, ctest, epochs=1, device="cpu")
     assert run.path.name.startswith(
         "family-lenet5-cluttered-digits-32-32-2-pieces-of-8-8-seed-0-1x32-e1-s0-"
     )
     small = cu.data.subset(digits[0], 64), cu.data.subset(digits[1], 32)
-    plain = families.train_family("LeNet5", *small, epochs=1, device="cpu")
+    plain = race.train_family("LeNet5", *small, epochs=1, device="cpu")
     assert plain.path != run.path  # the same sizes of sets, but never the same cache file
-    spread = families.seed_spread({"LeNet5": run}, ctrain, ctest, seeds=(1,), device="cpu")
+    spread = race.seed_spread({"LeNet5": run}, ctrain, ctest, seeds=(1,), device="cpu")
     assert list(spread) == ["LeNet5"] and spread["LeNet5"][0] == run.test_accuracy
     assert len(spread["LeNet5"]) == 2
-    again = families.train_family("LeNet5", ctrain, ctest, epochs=1, seed=1, device="cpu")
+    again = race.train_family("LeNet5", ctrain, ctest, epochs=1, seed=1, device="cpu")
     assert again.loaded and again.test_accuracy == spread["LeNet5"][1]  # seed 1 was cached
 
 
@@ -502,12 +502,12 @@ def test_the_cluttered_task_is_cached_apart_from_the_digits(cache, digits):
 def test_branch_shares_are_the_slices_of_the_concatenated_output():
     cu.seed_everything(0)
     module = cu.blocks.Inception(8, 4, 2, 6, 2, 3, 5)  # branches of 4, 6, 3 and 5 channels
-    families.he_init(module)
+    nets.he_init(module)
     with torch.no_grad():  # the 5×5 branch's last convolution outputs zeros, so ReLU(0) = 0
         module.branch3[1][0].weight.zero_()
         module.branch3[1][0].bias.zero_()
     x = torch.randn(3, 8, 9, 9)
-    shares = families.branch_shares(module, x)[""]
+    shares = lab.branch_shares(module, x)[""]
     out = module(x).double()  # the reference: the module's own output, cut at the branches
     energy = torch.stack([s.pow(2).sum() for s in out.split([4, 6, 3, 5], dim=1)])
     torch.testing.assert_close(shares, (energy / energy.sum()).float())
@@ -517,34 +517,34 @@ def test_branch_shares_are_the_slices_of_the_concatenated_output():
 
 def test_branch_shares_cover_every_module_of_the_compact_googlenet(digits):
     cu.seed_everything(0)
-    model = families.build("GoogLeNet").train()
-    shares = families.branch_shares(model, digits[1].images[:8])
+    model = nets.build("GoogLeNet").train()
+    shares = lab.branch_shares(model, digits[1].images[:8])
     assert list(shares) == ["inception3a", "inception3b", "inception4a"]
     for s in shares.values():
         assert s.shape == (4,) and abs(float(s.sum()) - 1) < 1e-6 and (s >= 0).all()
     assert model.training  # the model's mode is given back
     with pytest.raises(ValueError, match="LeNet5 has no inception module"):
-        families.branch_shares(families.build("LeNet5"), digits[1].images[:2])
+        lab.branch_shares(nets.build("LeNet5"), digits[1].images[:2])
 
 
 def test_saved_or_short_run_reuses_the_race_and_else_trains_briefly(cache, tiny, monkeypatch):
     train, test = tiny
-    monkeypatch.setattr(families, "RACE_EPOCHS", 2)
-    short = families.saved_or_short_run("LeNet5", train, test, short_epochs=1, device="cpu")
+    monkeypatch.setattr(race, "RACE_EPOCHS", 2)
+    short = race.saved_or_short_run("LeNet5", train, test, short_epochs=1, device="cpu")
     assert not short.loaded and short.history.epochs == 1 and "-e1-s0-" in short.path.name
-    race = families.train_family("LeNet5", train, test, epochs=2, device="cpu")
-    again = families.saved_or_short_run("LeNet5", train, test, short_epochs=1, device="cpu")
+    full = race.train_family("LeNet5", train, test, epochs=2, device="cpu")
+    again = race.saved_or_short_run("LeNet5", train, test, short_epochs=1, device="cpu")
     assert again.loaded and again.history.epochs == 2
-    assert again.history.test_accuracy == race.history.test_accuracy
+    assert again.history.test_accuracy == full.history.test_accuracy
 
 
 def test_start_similarity_rebuilds_from_the_seed_the_run_used(cache, tiny):
     # Issue 21: RaceResult did not carry the seed, so a seed=1 run was compared with seed 0's
     # start (a similarity near 0 where the filters had barely moved).
     train, test = tiny
-    run = families.race(train, test, names=("LeNet5",), epochs=1, seed=1, device="cpu")["LeNet5"]
+    run = race.race(train, test, names=("LeNet5",), epochs=1, seed=1, device="cpu")["LeNet5"]
     assert run.seed == 1
-    similarity = families.start_similarity(run)
-    torch.testing.assert_close(similarity, families.start_similarity(run, seed=1))
+    similarity = race.start_similarity(run)
+    torch.testing.assert_close(similarity, race.start_similarity(run, seed=1))
     assert similarity.median() > 0.5  # one short epoch leaves the filters near their start
-    assert families.start_similarity(run, seed=0).abs().median() < 0.5  # another start
+    assert race.start_similarity(run, seed=0).abs().median() < 0.5  # another start

@@ -8,13 +8,8 @@ from torch import nn
 from torchvision import models as tvm
 
 import course_utils as cu
-from course_utils.fcn import (
-    ConvolutionizeError,
-    dense_max_pool,
-    digit_canvas,
-    sliding_window,
-    total_stride,
-)
+from course_utils.fcn import ConvolutionizeError, dense_max_pool, sliding_window, total_stride
+from course_utils.lab import digit_canvas
 
 
 @st.composite
@@ -180,24 +175,24 @@ def test_heatmap_explorer(tmp_path, monkeypatch):
 
 def test_whole_digit_windows_and_false_detections(digits):
     _, test = digits
-    canvas, placed = cu.fcn.digit_canvas(test.images, test.labels, n=4, size=(64, 96), seed=0)
-    whole = cu.fcn.whole_digit_windows(canvas)
+    canvas, placed = cu.lab.digit_canvas(test.images, test.labels, n=4, size=(64, 96), seed=0)
+    whole = cu.lab.whole_digit_windows(canvas)
     assert whole.shape == (10, 18)
     for top, left, _ in placed:  # the window nearest to each digit holds it whole
         assert whole[round(top / 4), round(left / 4)]
     assert not whole[:, :].all() and whole.sum() < 4 * 9  # blank and cut windows are not
     probabilities = torch.zeros(11, 10, 18)
     probabilities[3] = 0.6  # class 3 everywhere: a false detection wherever no whole digit is
-    assert cu.fcn.false_detections(probabilities, whole) == int((~whole).sum())
+    assert cu.lab.false_detections(probabilities, whole) == int((~whole).sum())
     probabilities[3], probabilities[10] = 0.2, 0.8  # "no digit here" wins: nothing is false
-    assert cu.fcn.false_detections(probabilities, whole) == 0
-    found = cu.fcn.found_digits(probabilities, placed)
+    assert cu.lab.false_detections(probabilities, whole) == 0
+    found = cu.lab.found_digits(probabilities, placed)
     assert found == [3] * 4  # the 11th class is never an answer
 
 
 def test_background_windows_hold_no_whole_digit(digits):
     train, _ = digits
-    windows = cu.fcn.background_windows(train.images, train.labels, 200, seed=0)
+    windows = cu.lab.background_windows(train.images, train.labels, 200, seed=0)
     assert windows.shape == (200, 1, 28, 28)
     ink = windows.sum((1, 2, 3))
     assert (ink <= 20).sum() == 40  # a fifth blank
@@ -259,7 +254,7 @@ def test_batchnorm_statistics_and_modes_are_left_as_they_were():
     rng = torch.get_rng_state()
     fcn = cu.convolutionize(model, (3, 12, 12))
     _assert_unchanged(model, before)
-    with cu.config.evaluating(model), cu.config.evaluating(fcn):
+    with cu.env.evaluating(model), cu.env.evaluating(fcn):
         torch.testing.assert_close(fcn(x).flatten(1), model(x), rtol=1e-4, atol=1e-5)
     assert torch.equal(torch.get_rng_state(), rng)  # no draw from the global generator either
     assert fcn.training and all(m.training for m in fcn.modules())  # the model's mode

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import course_utils as cu
-from course_utils import models
+from course_utils import nets, weights
 
 
 def test_lenet5_matches_the_slide():
@@ -30,24 +30,24 @@ def test_activations_are_the_layer_outputs():
 
 def test_save_and_load_trained(cache):
     model = cu.LeNet5()
-    path = models.save_trained(model, "lenet")
+    path = weights.save_trained(model, "lenet")
     assert path.is_file() and str(cache) in str(path)
     other = cu.LeNet5()
-    assert models.load_trained(other, "lenet")
+    assert weights.load_trained(other, "lenet")
     torch.testing.assert_close(other.state_dict(), model.state_dict())
-    assert not models.load_trained(cu.LeNet5(), "never_saved")
+    assert not weights.load_trained(cu.LeNet5(), "never_saved")
 
 
 def test_corrupt_saved_weights_name_the_file(cache):
-    path = models.checkpoint_path("lenet")
+    path = weights.checkpoint_path("lenet")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"\x00truncated")
     with pytest.raises(RuntimeError, match="Delete .*lenet.pt"):
-        models.load_trained(cu.LeNet5(), "lenet")
+        weights.load_trained(cu.LeNet5(), "lenet")
 
 
 def test_alexnet2012_has_the_papers_shapes_and_parameters():
-    model = models.AlexNet2012().eval()
+    model = nets.AlexNet2012().eval()
     assert cu.count_parameters(model) == 60_965_224  # the paper's "60 million parameters"
     assert model.features[:2](torch.zeros(1, 3, 227, 227)).shape == (1, 96, 55, 55)  # Fig. 2
     assert model(torch.zeros(2, 3, 227, 227)).shape == (2, 1000)
@@ -66,7 +66,7 @@ def test_alexnet2012_response_normalisation_is_the_papers_formula():
     for i in range(channels):
         window = a[:, max(0, i - 2) : min(channels - 1, i + 2) + 1]
         by_hand[:, i] = a[:, i] / (2 + 1e-4 * (window**2).sum(1)) ** 0.75
-    lrns = [m for m in models.AlexNet2012().features if isinstance(m, torch.nn.LocalResponseNorm)]
+    lrns = [m for m in nets.AlexNet2012().features if isinstance(m, torch.nn.LocalResponseNorm)]
     assert len(lrns) == 2
     for lrn in lrns:
         torch.testing.assert_close(lrn(a), by_hand)
@@ -78,7 +78,7 @@ def test_alexnet2012_response_normalisation_is_the_papers_formula():
 def test_alexnet2012_drops_the_outputs_of_the_first_two_linear_layers():
     # §4.2: "We use dropout in the first two fully-connected layers": each Dropout follows the
     # ReLU of fc6 and fc7; torchvision's alexnet() puts one before fc6 and one before fc7.
-    kinds = [type(m).__name__ for m in models.AlexNet2012().classifier]
+    kinds = [type(m).__name__ for m in nets.AlexNet2012().classifier]
     assert kinds == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
     import torchvision
 

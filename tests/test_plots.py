@@ -62,9 +62,9 @@ def _race_rows():
 def test_race_chart_beside_imagenet_in_the_same_family_colours():
     from matplotlib.colors import to_hex
 
-    fig = cu.plots.plot_race(_race_rows(), cu.models.zoo(), data="digits")
+    fig = cu.plots.plot_race(_race_rows(), cu.weights.zoo(), data="digits")
     mine, imagenet = fig.axes[:2]
-    assert len(mine.collections) == 3 and len(imagenet.collections) == len(cu.models.zoo())
+    assert len(mine.collections) == 3 and len(imagenet.collections) == len(cu.weights.zoo())
     points = {c.get_label(): c for c in mine.collections}
     assert [tuple(p) for p in points["ResNet"].get_offsets()] == [(3.75, 97.0)]
     assert mine.get_xscale() == "log" and "digits" in mine.get_title()
@@ -90,7 +90,7 @@ def test_race_chart_beside_imagenet_in_the_same_family_colours():
 
 
 def test_first_filters_one_row_per_network_each_filter_on_its_own_scale():
-    nets = {"LeNet5": cu.LeNet5(), "VGG": cu.families.build("VGG")}
+    nets = {"LeNet5": cu.LeNet5(), "VGG": cu.nets.build("VGG")}
     fig = cu.plots.plot_first_filters(nets, count=8)
     assert len(fig.axes) == 2 * 8
     first = fig.axes[0].images[0].get_array()
@@ -117,14 +117,14 @@ def test_family_view_and_many_runs_compared():
     assert len(fig.axes) == 2 + 8 and "where ResNet sees" in fig.axes[0].get_title()
     histories = {
         name: cu.History(train_accuracy=[0.5, 0.6], test_accuracy=[0.4, 0.7])
-        for name in cu.families.FAMILIES
+        for name in cu.nets.FAMILIES
     }
     fig = cu.plots.plot_comparison(histories)
     lines = fig.axes[0].lines
-    assert len(lines) == len(cu.families.FAMILIES) == 9  # test accuracy only, for > 4 runs
+    assert len(lines) == len(cu.nets.FAMILIES) == 9  # test accuracy only, for > 4 runs
     assert lines[5].get_color() == cu.plots.FAMILY_COLORS["ResNet"]
     assert lines[8].get_color() == cu.plots.FAMILY_COLORS["DenseNet"]
-    colours = [cu.plots.FAMILY_COLORS[name] for name in cu.families.FAMILIES]
+    colours = [cu.plots.FAMILY_COLORS[name] for name in cu.nets.FAMILIES]
     assert len(set(colours)) == len(colours)  # every family its own colour
 
 

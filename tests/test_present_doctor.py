@@ -34,11 +34,11 @@ def test_doctor_reports_versions_device_network_and_caches(tmp_path, monkeypatch
     assert d.versions["torch"] and d.versions["course_utils"] == version  # the installed one
     assert "Device: " + str(cu.device()) in out
     assert "not reachable" in out and d.online is False
-    assert d.weights == {name: False for name in cu.models.PRETRAINED}
+    assert d.weights == {name: False for name in cu.weights.PRETRAINED}
     assert any("prefetch" in m and "resnet50" in m for m in d.missing)
     assert any("MNIST" in m for m in d.missing)
     # a damaged weights file is not counted as cached (issue 21), and is named with the fix
-    path = cu.models.weights_file("resnet18")
+    path = cu.weights.weights_file("resnet18")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"x")
     d = cu.doctor(show=False)
@@ -47,8 +47,10 @@ def test_doctor_reports_versions_device_network_and_caches(tmp_path, monkeypatch
     # one whose SHA-256 starts with the prefix in its name is
     intact = path.with_name(f"resnet18-{hashlib.sha256(b'x').hexdigest()[:8]}.pth")
     intact.write_bytes(b"x")
-    real = cu.models.weights_file
-    monkeypatch.setattr(cu.models, "weights_file", lambda n: intact if n == "resnet18" else real(n))
+    real = cu.weights.weights_file
+    monkeypatch.setattr(
+        cu.weights, "weights_file", lambda n: intact if n == "resnet18" else real(n)
+    )
     assert cu.doctor(show=False).weights["resnet18"] is True
 
 

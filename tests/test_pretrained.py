@@ -15,8 +15,8 @@ from PIL import Image
 from torchvision import models as tvm
 
 import course_utils as cu
-from course_utils import models
-from course_utils.models import UnknownModelError, WeightsError
+from course_utils import weights
+from course_utils.weights import UnknownModelError, WeightsError
 
 
 @pytest.fixture
@@ -37,17 +37,17 @@ def _name_by_hash(name: str, data: bytes, monkeypatch) -> str:
     torchvision's names carry the prefix of the real files' hashes, which files made here never
     match; so the tests rename, as torch hub would name these files, to check the hash for real.
     """
-    weights = models.weights_for(name)
-    folder, file = weights.url.rsplit("/", 1)
+    enum = weights.weights_for(name)
+    folder, file = enum.url.rsplit("/", 1)
     stem = file.rsplit("-", 1)[0]
     file = f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}.pth"
-    monkeypatch.setattr(weights.value, "url", f"{folder}/{file}")
+    monkeypatch.setattr(enum.value, "url", f"{folder}/{file}")
     return file
 
 
 def _place_bytes(name: str, data: bytes, monkeypatch) -> pathlib.Path:
     _name_by_hash(name, data, monkeypatch)
-    path = models.weights_file(name)
+    path = weights.weights_file(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
@@ -58,7 +58,7 @@ def _place(name: str, model: torch.nn.Module, monkeypatch) -> pathlib.Path:
 
 
 def test_weights_file_follows_torch_home(torch_home):
-    path = models.weights_file("resnet18")
+    path = weights.weights_file("resnet18")
     assert path == torch_home / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     assert tvm.ResNet18_Weights.IMAGENET1K_V1.url.endswith(path.name)
 
@@ -98,20 +98,20 @@ def test_googlenet_loads_as_torchvisions_own_builder_loads_it(torch_home, monkey
 
 def test_empty_cache_offline_gives_untrained_weights_loudly(torch_home, monkeypatch, capfd):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    with pytest.warns(cu.config.CourseWarning) as caught:
+    with pytest.warns(cu.show.CourseWarning) as caught:
         model = cu.pretrained("alexnet")
     assert len(caught) == 1  # reported once, as one clear message
     assert "UNTRAINED" in str(caught[0].message) and "prefetch" in str(caught[0].message)
     assert capfd.readouterr() == ("", "")  # nothing else said it again
     assert model.is_pretrained is False
     assert cu.count_parameters(model) == 61_100_840
-    prediction = cu.models.classify(model, cu.load_image(cu.sample_images()["cat"]))
+    prediction = cu.weights.classify(model, cu.load_image(cu.sample_images()["cat"]))
     assert "UNTRAINED" in repr(prediction)
 
 
 def test_in_a_notebook_missing_weights_are_one_note(torch_home, monkeypatch, recwarn):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    monkeypatch.setattr(cu.config, "in_notebook", lambda: True)
+    monkeypatch.setattr(cu.show, "in_notebook", lambda: True)
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: shown.extend(objs))
     assert cu.pretrained("resnet18").is_pretrained is False
@@ -123,7 +123,7 @@ def test_failed_download_falls_back_or_raises_when_strict(torch_home, monkeypatc
     # An unreachable address: the connection is refused at once.
     weights = tvm.ResNet18_Weights.IMAGENET1K_V1
     monkeypatch.setattr(weights.value, "url", "http://127.0.0.1:9/resnet18-f37072fd.pth")
-    with pytest.warns(cu.config.CourseWarning, match="download failed: 127.0.0.1 cannot be"):
+    with pytest.warns(cu.show.CourseWarning, match="download failed: 127.0.0.1 cannot be"):
         assert cu.pretrained("resnet18").is_pretrained is False
     # Unreachable, so no download was started: torch.hub never said "Downloading: ...".
     assert "Downloading" not in capfd.readouterr().err
@@ -162,7 +162,7 @@ def _planted_bytes(marker: pathlib.Path, kind: str) -> bytes:
 @pytest.mark.parametrize("kind", ["pickle", "torch.save"])
 def test_a_planted_file_under_the_weights_name_runs_nothing(torch_home, tmp_path, kind):
     marker = tmp_path / "code-ran"
-    path = models.weights_file("resnet18")  # torchvision's own name: resnet18-f37072fd.pth
+    path = weights.weights_file("resnet18")  # torchvision's own name: resnet18-f37072fd.pth
     path.parent.mkdir(parents=True)
     path.write_bytes(_planted_bytes(marker, kind))
     with pytest.raises(WeightsError) as err:
@@ -188,7 +188,7 @@ def test_a_planted_file_that_matches_its_hash_prefix_runs_nothing(
 
 def test_good_weights_under_a_wrong_hash_are_refused(torch_home):
     torch.manual_seed(0)
-    path = models.weights_file("resnet18")  # resnet18-f37072fd.pth: not these weights' hash
+    path = weights.weights_file("resnet18")  # resnet18-f37072fd.pth: not these weights' hash
     path.parent.mkdir(parents=True)
     path.write_bytes(_state_bytes(tvm.resnet18()))
     for strict in (False, True):
@@ -225,7 +225,7 @@ def _serve(name: str, data: bytes, served, monkeypatch) -> None:
     folder, base = served
     file = _name_by_hash(name, data, monkeypatch)
     (folder / file).write_bytes(data)
-    monkeypatch.setattr(models.weights_for(name).value, "url", f"{base}/{file}")
+    monkeypatch.setattr(weights.weights_for(name).value, "url", f"{base}/{file}")
 
 
 def test_weights_not_cached_are_downloaded_and_loaded(torch_home, served, monkeypatch):
@@ -235,19 +235,19 @@ def test_weights_not_cached_are_downloaded_and_loaded(torch_home, served, monkey
     model = cu.pretrained("resnet18", strict=True)
     assert model.is_pretrained
     torch.testing.assert_close(model.state_dict(), reference.state_dict())
-    assert models.weights_file("resnet18").is_file()  # kept in the cache for the next time
+    assert weights.weights_file("resnet18").is_file()  # kept in the cache for the next time
 
 
 def test_a_served_file_with_the_wrong_hash_is_not_kept(torch_home, served, monkeypatch):
     torch.manual_seed(0)
     _serve("resnet18", _state_bytes(tvm.resnet18()), served, monkeypatch)
-    weights = models.weights_for("resnet18")
+    enum = weights.weights_for("resnet18")
     folder, _ = served
-    file = weights.url.rsplit("/", 1)[-1]
+    file = enum.url.rsplit("/", 1)[-1]
     (folder / file).write_bytes(_state_bytes(tvm.resnet18()))  # other weights, same name
-    with pytest.warns(cu.config.CourseWarning, match="download failed.*SHA-256.*not start"):
+    with pytest.warns(cu.show.CourseWarning, match="download failed.*SHA-256.*not start"):
         assert cu.pretrained("resnet18").is_pretrained is False
-    assert not models.weights_file("resnet18").exists()
+    assert not weights.weights_file("resnet18").exists()
     with pytest.raises(WeightsError, match="not cached.*download failed.*prefetch"):
         cu.pretrained("resnet18", strict=True)
 
@@ -257,7 +257,7 @@ def test_a_downloaded_planted_file_runs_nothing(torch_home, tmp_path, served, mo
     _serve("resnet18", _planted_bytes(marker, "torch.save"), served, monkeypatch)
     with pytest.raises(WeightsError) as err:
         cu.pretrained("resnet18")
-    assert str(models.weights_file("resnet18")) in str(err.value)
+    assert str(weights.weights_file("resnet18")) in str(err.value)
     assert not marker.exists(), "unpickling the downloaded file ran its code"
 
 
@@ -282,7 +282,7 @@ def test_classify_top15_with_the_weights_transforms(torch_home, monkeypatch):
     _place("resnet18", tvm.resnet18(), monkeypatch)
     model = cu.pretrained("resnet18")
     cat = cu.load_image(cu.sample_images()["cat"])
-    prediction = cu.models.classify(model, cat)
+    prediction = cu.weights.classify(model, cat)
     x = tvm.ResNet18_Weights.IMAGENET1K_V1.transforms()(cat)
     expected = torch.softmax(model(x[None]), 1)[0].detach()
     torch.testing.assert_close(prediction.probabilities, expected)
@@ -319,18 +319,18 @@ def _odd_modes() -> dict[str, tuple[Image.Image, Image.Image]]:
 @pytest.fixture(scope="module")
 def resnet18_untrained():
     torch.manual_seed(0)
-    model = models.build("resnet18").eval()
+    model = weights.untrained("resnet18").eval()
     model.weights = tvm.ResNet18_Weights.IMAGENET1K_V1
     return model
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "LA", "L", "P", "I;16"])
-@pytest.mark.parametrize("preprocess", [None, cu.models.slide_normalize], ids=["weights", "slide"])
+@pytest.mark.parametrize("preprocess", [None, cu.images.slide_normalize], ids=["weights", "slide"])
 def test_classify_takes_any_mode_as_the_rgb_image_it_shows(resnet18_untrained, mode, preprocess):
     image, shown = _odd_modes()[mode]
     assert image.mode == mode
-    prediction = cu.models.classify(resnet18_untrained, image, k=5, preprocess=preprocess)
-    expected = cu.models.classify(resnet18_untrained, shown, k=5, preprocess=preprocess)
+    prediction = cu.weights.classify(resnet18_untrained, image, k=5, preprocess=preprocess)
+    expected = cu.weights.classify(resnet18_untrained, shown, k=5, preprocess=preprocess)
     torch.testing.assert_close(prediction.probabilities, expected.probabilities)
     assert image.mode == mode  # the caller's image is left as it was
 
@@ -338,14 +338,14 @@ def test_classify_takes_any_mode_as_the_rgb_image_it_shows(resnet18_untrained, m
 def test_classify_puts_transparency_over_white(resnet18_untrained):
     clear = Image.new("RGBA", (64, 64), (0, 0, 0, 0))  # black, but wholly transparent
     white = Image.new("RGB", (64, 64), (255, 255, 255))
-    prediction = cu.models.classify(resnet18_untrained, clear, k=3)
-    expected = cu.models.classify(resnet18_untrained, white, k=3)
+    prediction = cu.weights.classify(resnet18_untrained, clear, k=3)
+    expected = cu.weights.classify(resnet18_untrained, white, k=3)
     torch.testing.assert_close(prediction.probabilities, expected.probabilities)
 
 
 def test_slide_normalisation():
     cat = cu.load_image(cu.sample_images()["cat"])
-    x = cu.models.slide_normalize(cat)
+    x = cu.images.slide_normalize(cat)
     assert x.shape == (3, 224, 224)
     assert float(x.mean()) == pytest.approx(0.5, abs=1e-4)
     assert float(x.std()) == pytest.approx(0.5, abs=1e-3)
@@ -361,12 +361,12 @@ def test_classify_turns_a_phone_photo_upright_and_refuses_a_strip(resnet18_untra
     assert opened.size == (120, 160)
     upright = cu.load_image(buffer.getvalue())  # load_image does: the photo as it is shown
     assert upright.size == (160, 120)
-    prediction = cu.models.classify(resnet18_untrained, opened, k=5)
-    expected = cu.models.classify(resnet18_untrained, upright, k=5)
+    prediction = cu.weights.classify(resnet18_untrained, opened, k=5)
+    expected = cu.weights.classify(resnet18_untrained, upright, k=5)
     torch.testing.assert_close(prediction.probabilities, expected.probabilities)
     strip = Image.new("RGB", (60000, 1))  # would need gigabytes once its short side is 224
     with pytest.raises(cu.ImageLoadError, match="60000 × 1 pixels"):
-        cu.models.classify(resnet18_untrained, strip, k=5)
+        cu.weights.classify(resnet18_untrained, strip, k=5)
 
 
 def test_a_read_only_torch_home_without_the_weights_keeps_the_students_own_copy(
@@ -385,7 +385,7 @@ def test_a_read_only_torch_home_without_the_weights_keeps_the_students_own_copy(
     _serve("resnet18", _state_bytes(reference), served, monkeypatch)
     model = cu.pretrained("resnet18", strict=True)
     torch.testing.assert_close(model.state_dict(), reference.state_dict())
-    kept = own / "torch" / "hub" / "checkpoints" / models.weights_file("resnet18").name
+    kept = own / "torch" / "hub" / "checkpoints" / weights.weights_file("resnet18").name
     assert kept.is_file() and list((pack / "hub" / "checkpoints").iterdir()) == []
     folder, _ = served
     for file in folder.iterdir():

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import course_utils as cu
-from course_utils import config, data, models
+from course_utils import data, env, weights
 
 
 @pytest.fixture
@@ -43,11 +43,11 @@ def test_save_trained_never_follows_a_planted_symlink(cache, victim):
     (folder / "lenet.tmp").symlink_to(victim)
     (folder / "lenet.pt").symlink_to(victim)  # and one at the real name
     model = cu.LeNet5()
-    path = models.save_trained(model, "lenet")
+    path = weights.save_trained(model, "lenet")
     assert victim.read_text(encoding="utf-8") == "precious"
     assert not path.is_symlink() and path.is_file()
     again = cu.LeNet5()
-    assert models.load_trained(again, "lenet")
+    assert weights.load_trained(again, "lenet")
     torch.testing.assert_close(again.state_dict(), model.state_dict())
     assert not [p.name for p in folder.iterdir() if p.name.endswith(".part")]
 
@@ -55,12 +55,12 @@ def test_save_trained_never_follows_a_planted_symlink(cache, victim):
 def test_atomic_file_leaves_the_old_file_when_the_writer_fails(tmp_path):
     dest = tmp_path / "run.pt"
     dest.write_bytes(b"old")
-    with pytest.raises(RuntimeError, match="half-way"), config.atomic_file(dest) as out:
+    with pytest.raises(RuntimeError, match="half-way"), env.atomic_file(dest) as out:
         out.write(b"new, half")
         raise RuntimeError("half-way")
     assert dest.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.pt"]
-    with config.atomic_file(dest) as out:
+    with env.atomic_file(dest) as out:
         out.write(b"new")
     assert dest.read_bytes() == b"new"
     umask = os.umask(0o022)
@@ -72,15 +72,15 @@ SAVER = textwrap.dedent(
     """
     import sys, torch
     import course_utils as cu
-    from course_utils import models
+    from course_utils import weights
     me, rounds = int(sys.argv[1]), int(sys.argv[2])
     torch.manual_seed(me)
     mine = cu.LeNet5()
     failures = 0
     for _ in range(rounds):
-        models.save_trained(mine, "shared-run", extra={"writer": me})
+        weights.save_trained(mine, "shared-run", extra={"writer": me})
         other = cu.LeNet5()
-        record = models.load_trained_record(other, "shared-run")  # raises on a torn file
+        record = weights.load_trained_record(other, "shared-run")  # raises on a torn file
         if record is None or record["extra"]["writer"] not in (0, 1):
             failures += 1
         else:  # the weights read are one writer's whole file, never a mix

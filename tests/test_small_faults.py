@@ -10,15 +10,15 @@ import pytest
 import torch
 
 import course_utils as cu
-from course_utils import families, prefetch
+from course_utils import fcn, nets, prefetch, race
 
 
 def test_race_takes_one_family_name_as_a_string_and_refuses_none(cache, digits):
     train, test = (cu.data.subset(d, n, seed=0) for d, n in zip(digits, (128, 64), strict=True))
-    results = families.race(train, test, names="LeNet5", epochs=1, device="cpu")
+    results = race.race(train, test, names="LeNet5", epochs=1, device="cpu")
     assert list(results) == ["LeNet5"]  # not "Unknown family 'L'"
     with pytest.raises(ValueError, match="no families"):
-        families.race(train, test, names=[], epochs=1)
+        race.race(train, test, names=[], epochs=1)
 
 
 def test_plot_race_of_no_rows_says_what_to_pass():
@@ -43,11 +43,11 @@ def test_fit_takes_numpy_images_and_whole_float_epochs_and_names_bad_ones(digits
 
 
 def test_the_family_explorer_takes_names_in_any_case(digits):
-    nets = {"ResNet": families.build("ResNet"), "VGG": families.build("VGG")}
-    explorer = cu.widgets.family_explorer(nets, cu.data.subset(digits[1], 16), family="resnet")
+    trained = {"ResNet": nets.build("ResNet"), "VGG": nets.build("VGG")}
+    explorer = cu.widgets.family_explorer(trained, cu.data.subset(digits[1], 16), family="resnet")
     assert explorer.family.value == "ResNet"
     with pytest.raises(ValueError, match="Unknown family 'densenet'.*ResNet, VGG"):
-        cu.widgets.family_explorer(nets, cu.data.subset(digits[1], 16), family="densenet")
+        cu.widgets.family_explorer(trained, cu.data.subset(digits[1], 16), family="densenet")
 
 
 def test_prefetch_data_dir_with_a_tilde_is_the_home_folder(tmp_path, monkeypatch, capsys):
@@ -99,14 +99,14 @@ def test_load_image_takes_a_pil_image_upright_and_an_image_tensor(tmp_path):
 
 def test_class_activation_maps_of_one_image_and_a_clear_error_for_other_shapes():
     torch.manual_seed(0)
-    model = families.build("ResNet").eval()
+    model = nets.build("ResNet").eval()
     images = torch.rand(3, 1, 28, 28)
-    maps = families.class_activation_maps(model, images)
-    one = families.class_activation_maps(model, images[1])  # C × H × W
+    maps = fcn.class_activation_maps(model, images)
+    one = fcn.class_activation_maps(model, images[1])  # C × H × W
     assert one.shape == maps.shape[1:]
     torch.testing.assert_close(one, maps[1], atol=1e-5, rtol=1e-4)
     with pytest.raises(ValueError, match="N × C × H × W.*shape 28 × 28"):
-        families.class_activation_maps(model, images[1, 0])
+        fcn.class_activation_maps(model, images[1, 0])
 
 
 @pytest.mark.parametrize(

@@ -180,22 +180,22 @@ def test_a_saved_model_records_whether_its_training_finished(digits, cache):
     model = cu.LeNet5()
     with pytest.raises(KeyboardInterrupt):
         cu.fit(model, small, test, epochs=3, quiet=True, augment=InterruptAt(15))
-    cu.models.save_trained(model, "half")
+    cu.weights.save_trained(model, "half")
     again = cu.LeNet5()
-    with pytest.warns(cu.config.CourseWarning, match="stopped after 1 of 3 epochs"):
-        assert cu.models.load_trained(again, "half")
+    with pytest.warns(cu.show.CourseWarning, match="stopped after 1 of 3 epochs"):
+        assert cu.weights.load_trained(again, "half")
     torch.testing.assert_close(again.state_dict(), model.state_dict())
     cu.fit(model, small, test, epochs=1, quiet=True)
-    cu.models.save_trained(model, "whole")
+    cu.weights.save_trained(model, "whole")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a finished one loads without a word
-        assert cu.models.load_trained(cu.LeNet5(), "whole")
+        assert cu.weights.load_trained(cu.LeNet5(), "whole")
 
 
 def test_saved_names_cannot_leave_the_models_folder(cache):
     for name in ["../escape", "/etc/passwd", "a/b", "..", ".hidden", ""]:
         with pytest.raises(ValueError, match="not a name for saved weights"):
-            cu.models.save_trained(cu.LeNet5(), name)
+            cu.weights.save_trained(cu.LeNet5(), name)
     assert not (cache / "cache" / "escape.pt").exists()
 
 
@@ -263,7 +263,7 @@ def test_common_mistakes_get_a_message_before_training(digits):
         cu.fit(cu.LeNet5(), column, column, epochs=1, quiet=True)
     with pytest.raises(cu.train.TrainingError, match="float64.*model.float"):
         cu.fit(cu.LeNet5().double(), train, test, epochs=1, quiet=True)
-    googlenet = cu.models.build("googlenet")
+    googlenet = cu.weights.untrained("googlenet")
     googlenet.aux_logits = True  # as torchvision builds it for training
     googlenet.aux1 = tvm.googlenet(aux_logits=True, init_weights=False).aux1
     googlenet.aux2 = tvm.googlenet(aux_logits=True, init_weights=False).aux2

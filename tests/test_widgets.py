@@ -211,7 +211,7 @@ def test_an_error_while_showing_a_new_image_brings_the_last_one_back(tmp_path, m
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     explorer = cu.widgets.ClassifierExplorer("resnet18", "cat", k=5)
     good = explorer.prediction.probabilities
-    real = cu.widgets.classify
+    real = cu.weights.classify
 
     def failing(model, image, **kw):
         if image.size == cu.load_image(cu.sample_images()["rocket"]).size:
@@ -232,7 +232,7 @@ def _damaged_weights(tmp_path, monkeypatch, *names: str) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     for name in names:
-        path = cu.models.weights_file(name)
+        path = cu.weights.weights_file(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"not a checkpoint")  # a damaged cached file
 
@@ -242,13 +242,13 @@ def test_damaged_weights_leave_every_explorer_on_its_last_good_model(tmp_path, m
     heat = cu.widgets.HeatmapExplorer("alexnet", "cat")
     before = heat.probabilities
     heat.model_picker.value = "vgg16"
-    assert str(cu.models.weights_file("vgg16")) in heat.status.value
+    assert str(cu.weights.weights_file("vgg16")) in heat.status.value
     assert heat.model_picker.value == "alexnet" and heat.probabilities.shape == before.shape
     heat.scale.value = 288  # still works
     assert "at 288×" in heat.status.value
     classifier = cu.widgets.ClassifierExplorer("resnet18", "cat", k=5)
     classifier.model_picker.value = "resnet50"
-    assert str(cu.models.weights_file("resnet50")) in classifier.status.value
+    assert str(cu.weights.weights_file("resnet50")) in classifier.status.value
     assert classifier.model_picker.value == "resnet18"
     assert classifier.prediction.model_name == "resnet18"
 
@@ -257,9 +257,9 @@ def test_an_explorer_whose_first_view_fails_says_so_and_keeps_working(tmp_path, 
     # Issue 21: it got stuck, and each later change raised into the log.
     _damaged_weights(tmp_path, monkeypatch, "vgg16", "vgg19")
     heat = cu.widgets.HeatmapExplorer("vgg16", "cat")  # its first view fails
-    assert str(cu.models.weights_file("vgg16")) in heat.status.value
+    assert str(cu.weights.weights_file("vgg16")) in heat.status.value
     heat.model_picker.value = "vgg19"  # fails too: said, not raised
-    assert str(cu.models.weights_file("vgg19")) in heat.status.value
+    assert str(cu.weights.weights_file("vgg19")) in heat.status.value
     heat.model_picker.value = "alexnet"  # works
     assert "alexnet" in heat.status.value and heat.probabilities is not None
     assert heat.model_picker.value == "alexnet"
@@ -274,7 +274,7 @@ def _trained_pair(digits):
     nets = {}
     for name in ("ResNet", "VGG"):
         cu.seed_everything(0)
-        nets[name] = cu.families.build(name)
+        nets[name] = cu.nets.build(name)
         cu.fit(nets[name], cu.data.subset(train, 1000), test, epochs=1, quiet=True, device="cpu")
     return nets
 
@@ -288,7 +288,7 @@ def test_family_explorer_shows_prediction_cam_and_maps_and_steps_to_mistakes(dig
         expected = torch.softmax(model(test.images[7:8]), 1)[0]
     torch.testing.assert_close(explorer.probabilities, expected)
     guess = int(expected.argmax())
-    cams = cu.families.class_activation_maps(model, test.images[7:8], size=(28, 28))
+    cams = cu.fcn.class_activation_maps(model, test.images[7:8], size=(28, 28))
     torch.testing.assert_close(explorer.cam, cams[0, guess])
     assert explorer.maps.shape == (32, 7, 7)  # layer2's last convolution
     assert "on test image 7: says" in explorer.summary.value
@@ -301,17 +301,17 @@ def test_family_explorer_shows_prediction_cam_and_maps_and_steps_to_mistakes(dig
 
 def test_family_explorer_keeps_working_after_an_error(digits, monkeypatch):
     _, test = digits
-    nets = {"ResNet": cu.families.build("ResNet"), "NiN": cu.families.build("NiN")}
+    nets = {"ResNet": cu.nets.build("ResNet"), "NiN": cu.nets.build("NiN")}
     explorer = cu.widgets.FamilyExplorer(nets, test)
 
-    working = cu.families.class_activation_maps
+    working = cu.fcn.class_activation_maps
 
     def broken(model, images, **kwargs):
         if model is nets["NiN"]:
             raise RuntimeError("the maps could not be computed")
         return working(model, images, **kwargs)
 
-    monkeypatch.setattr(cu.families, "class_activation_maps", broken)
+    monkeypatch.setattr(cu.fcn, "class_activation_maps", broken)
     explorer.family.value = "NiN"
     assert explorer.family.value == "ResNet"  # back to the last choice that worked
     assert "could not be computed" in explorer.status.value
@@ -340,7 +340,7 @@ def test_every_explorer_shows_a_friendly_sentence_where_widgets_cannot_render(
         cu.widgets.ClassifierExplorer("resnet18", "cat", k=5),
         cu.widgets.HeatmapExplorer("alexnet", "cat"),
         cu.widgets.drawing_pad(lenet),
-        cu.widgets.family_explorer({"LeNet5": cu.families.build("LeNet5")}, test),
+        cu.widgets.family_explorer({"LeNet5": cu.nets.build("LeNet5")}, test),
     ]
     for widget in widgets:
         text = _shown_text(widget)
