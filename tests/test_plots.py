@@ -8,27 +8,6 @@ import course_utils as cu
 from course_utils import plots
 
 
-def test_history_plot_draws_both_panels():
-    h = cu.History(
-        train_loss=[1.0, 0.5],
-        train_accuracy=[0.7, 0.9],
-        test_accuracy=[0.8, 0.95],
-        batch_loss=[1.2, 0.9, 0.6, 0.4],
-    )
-    fig = plots.plot_history(h)
-    loss_ax, acc_ax = fig.axes
-    assert list(acc_ax.lines[1].get_ydata()) == [0.8, 0.95]
-    assert "95.00%" in acc_ax.get_title()
-    assert len(loss_ax.lines[0].get_ydata()) == 4
-
-
-def test_confusion_matrix_counts():
-    fig = plots.plot_confusion_matrix([0, 0, 1, 2, 2], [0, 1, 1, 2, 2], classes=["a", "b", "c"])
-    texts = sorted(t.get_text() for t in fig.axes[0].texts)
-    assert texts == ["1", "1", "1", "2"]
-    assert "1 mistakes" in fig.axes[0].get_title()
-
-
 def test_mistakes_show_the_most_confident_first():
     images = torch.rand(4, 1, 28, 28)
     labels = torch.tensor([0, 1, 2, 3])
@@ -44,12 +23,11 @@ def test_mistakes_show_the_most_confident_first():
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["true d\nsaid b 70%", "true c\nsaid a 60%"]
     assert "2 most confident of 2 mistakes" in fig.get_suptitle()
-
-
-def test_feature_maps_one_panel_per_channel():
-    fig = plots.plot_feature_maps(torch.rand(6, 24, 24), title="conv")
-    assert isinstance(fig, Figure)
-    assert sum(1 for ax in fig.axes if ax.images) == 6
+    assert len(fig.axes) == 8  # one row of eight, the unused panels blank
+    shown = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(shown) == 2
+    np.testing.assert_array_equal(shown[0], images[3, 0].numpy())  # the 70% mistake first
+    np.testing.assert_array_equal(shown[1], images[2, 0].numpy())
 
 
 def _race_rows():
@@ -255,6 +233,75 @@ def _legend(ax) -> list[str]:
     return [t.get_text() for t in ax.get_legend().get_texts()]
 
 
+def test_history_figure_is_two_empty_panels_that_draw_history_fills():
+    empty = cu.plots.history_figure()
+    assert len(empty.axes) == 2 and not any(ax.lines for ax in empty.axes)
+    h = cu.History(
+        train_loss=[1.0, 0.5],
+        train_accuracy=[0.7, 0.9],
+        test_accuracy=[0.8, 0.95],
+        batch_loss=[1.2, 0.9, 0.6, 0.4],
+    )
+    fig = cu.plots.draw_history(h, empty, epochs=5)
+    assert fig is empty  # filled in place, as the live figure is
+    loss_ax, acc_ax = fig.axes
+    batches, epoch_mean = loss_ax.lines
+    assert list(batches.get_xdata()) == [0.5, 1.0, 1.5, 2.0]  # two batches per epoch
+    assert list(batches.get_ydata()) == [1.2, 0.9, 0.6, 0.4]
+    assert list(epoch_mean.get_xdata()) == [1, 2] and list(epoch_mean.get_ydata()) == [1.0, 0.5]
+    train, test = acc_ax.lines
+    assert list(train.get_ydata()) == [0.7, 0.9] and list(test.get_ydata()) == [0.8, 0.95]
+    assert _legend(loss_ax) == ["per batch", "epoch mean"] and _legend(acc_ax) == ["train", "test"]
+    assert (loss_ax.get_title(), loss_ax.get_xlabel(), loss_ax.get_ylabel()) == (
+        "training loss", "epoch", "cross-entropy",
+    )  # fmt: skip
+    assert acc_ax.get_title() == "accuracy (test: last 95.00%, best 95.00%)"
+    assert (acc_ax.get_xlabel(), acc_ax.get_ylabel()) == ("epoch", "accuracy")
+    assert loss_ax.get_yscale() == "log"
+    assert loss_ax.get_xlim() == (0, 5) and acc_ax.get_xlim() == (0.5, 5.5)  # all planned epochs
+    assert acc_ax.yaxis.get_major_formatter()(0.9, 0) == "90%"
+    # drawn again with more epochs: the old curves are replaced, not stacked
+    h.test_accuracy.append(0.9)
+    h.train_accuracy.append(0.95)
+    h.train_loss.append(0.3)
+    cu.plots.draw_history(h, fig)
+    assert len(acc_ax.lines) == 2 and list(acc_ax.lines[1].get_ydata()) == [0.8, 0.95, 0.9]
+    assert acc_ax.get_title() == "accuracy (test: last 90.00%, best 95.00%)"
+
+
+def test_confusion_matrix_image_is_the_counts_true_down_predicted_across():
+    labels = [0] * 20 + [0, 1, 2, 2]
+    predictions = [0] * 20 + [2, 2, 2, 1]  # a 0 taken for a 2, a 1 for a 2, a 2 for a 1
+    fig = plots.plot_confusion_matrix(labels, predictions, classes=["a", "b", "c"])
+    (ax,) = fig.axes
+    counts = np.array([[20, 0, 1], [0, 0, 1], [0, 1, 1]])  # by hand: row true, column predicted
+    np.testing.assert_allclose(ax.images[0].get_array(), np.log1p(counts))  # log colours
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t for t in ax.texts}
+    written = {cell: t.get_text() for cell, t in cells.items()}
+    assert written == {(0, 0): "20", (0, 2): "1", (1, 2): "1", (2, 1): "1", (2, 2): "1"}
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
+    assert _ticks(ax.get_xticklabels()) == _ticks(ax.get_yticklabels()) == ["a", "b", "c"]
+    assert ax.get_title() == "confusion matrix: 3 mistakes, 87.50% right"
+    colours = {cell: t.get_color() for cell, t in cells.items()}
+    assert colours == {  # mistakes in red, white on the darkest cells
+        (0, 0): "white", (0, 2): "#c00000", (1, 2): "#c00000", (2, 1): "#c00000",
+        (2, 2): "black",
+    }  # fmt: skip
+
+
+def test_feature_maps_show_each_channel_of_the_first_image_in_order():
+    maps = torch.rand(2, 6, 5, 4)
+    fig = plots.plot_feature_maps(maps, title="conv", cols=4)
+    assert len(fig.axes) == 2 * 4  # six maps, four to a row
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 6
+    for k, ax in enumerate(shown):
+        np.testing.assert_array_equal(ax.images[0].get_array(), maps[0, k].numpy())
+        assert ax.get_title() == str(k)
+    assert fig.get_suptitle() == "conv: 6 maps of 5×4"
+    assert plots.plot_feature_maps(torch.rand(3, 2, 2)).get_suptitle() == ""
+
+
 def test_digit_prediction_shows_the_digit_and_one_bar_per_class(digits):
     _, test = digits
     image, label = test.images[0], int(test.labels[0])
@@ -310,6 +357,28 @@ def test_augmentation_draws_the_crop_square_on_the_photo_beside_the_crop():
     assert (square.get_width(), square.get_height()) == (32, 32)
     assert src_ax.get_title() == "the central 40×48 square"
     assert out_ax.get_title() == "the 32×32 training sample"
+
+
+def test_comparison_draws_train_and_test_accuracy_per_run():
+    histories = {
+        "plain": cu.History(train_accuracy=[0.5, 0.7, 0.8], test_accuracy=[0.4, 0.6, 0.65]),
+        "augmented": cu.History(train_accuracy=[0.4, 0.6, 0.7], test_accuracy=[0.45, 0.62, 0.7]),
+    }
+    fig = plots.plot_comparison(histories, title="augmentation")
+    (ax,) = fig.axes
+    assert _legend(ax) == ["plain: train", "plain: test", "augmented: train", "augmented: test"]
+    ys = [list(line.get_ydata()) for line in ax.lines]
+    assert ys == [[0.5, 0.7, 0.8], [0.4, 0.6, 0.65], [0.4, 0.6, 0.7], [0.45, 0.62, 0.7]]
+    assert all(list(line.get_xdata()) == [1, 2, 3] for line in ax.lines)
+    assert [line.get_linestyle() for line in ax.lines] == ["--", "-", "--", "-"]  # train dashed
+    assert ax.lines[0].get_color() == ax.lines[1].get_color() != ax.lines[2].get_color()
+    assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == (
+        "augmentation",
+        "epoch",
+        "accuracy",
+    )
+    only_test = plots.plot_comparison(histories, train=False).axes[0]
+    assert _legend(only_test) == ["plain: test", "augmented: test"]
 
 
 def _prediction(*, is_pretrained: bool = True):
@@ -481,3 +550,79 @@ def test_training_curves_are_running_means_of_the_batch_loss():
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), losses)  # smooth=1: raw
     assert fig.axes[0].get_ylabel() == "training loss (cross-entropy)"
     assert fig.axes[1].get_shared_y_axes().joined(fig.axes[0], fig.axes[1])  # one scale
+
+
+def test_model_zoo_places_each_classifier_at_its_cost_and_accuracy():
+    rows = [
+        {"name": "alexnet", "family": "AlexNet", "macs": 0.71, "params": 61.1, "top1": 56.5,
+         "recipe": "original", "size": 224},
+        {"name": "resnet50", "family": "ResNet", "macs": 4.09, "params": 25.6, "top1": 80.9,
+         "recipe": "new", "size": 224},
+        {"name": "inception_v3", "family": "GoogLeNet", "macs": 5.71, "params": 27.2,
+         "top1": 77.3, "recipe": "original", "size": 299},
+    ]  # fmt: skip
+    fig = plots.plot_model_zoo(rows)
+    (ax,) = fig.axes
+    points = {c.get_label(): c for c in ax.collections}
+    assert set(points) == {"AlexNet", "ResNet", "GoogLeNet"}
+    assert [tuple(p) for p in points["ResNet"].get_offsets()] == [(4.09, 80.9)]
+    assert list(points["AlexNet"].get_sizes()) == [pytest.approx(61.1 * 4)]  # area: parameters
+    assert _hex(points["AlexNet"].get_facecolor()[0]) == plots.FAMILY_COLORS["AlexNet"]
+    assert len(points["ResNet"].get_facecolor()) == 0  # the new recipe: hollow
+    assert sorted(t.get_text() for t in ax.texts) == ["alexnet", "inception_v3", "resnet50*"]
+    assert ax.get_xscale() == "log" and ax.get_ylabel() == "ImageNet top-1 accuracy (%)"
+    assert ax.get_xlabel().endswith("224×224 images; inception_v3 at 299×299")
+    assert _legend(ax) == ["AlexNet", "ResNet", "GoogLeNet"]  # by cost, cheapest first
+
+
+def test_cams_show_each_digit_under_its_own_map(digits):
+    _, test = digits
+    maps = {"NiN": torch.rand(2, 28, 28), "ResNet": torch.rand(2, 28, 28)}
+    guesses = {"NiN": torch.tensor([7, 2]), "ResNet": torch.tensor([7, 1])}
+    fig = cu.plots.plot_cams(test.images[:2], maps, guesses, [7, 1], classes=plots.DIGITS)
+    assert len(fig.axes) == 2 * 2  # a row per network, a column per image
+    for row, name in enumerate(maps):
+        assert fig.axes[2 * row].get_ylabel() == name
+        for i in range(2):
+            digit, cam = fig.axes[2 * row + i].images
+            np.testing.assert_array_equal(digit.get_array(), test.images[i].mean(0).numpy())
+            assert digit.get_cmap().name == "gray_r"
+            np.testing.assert_array_equal(cam.get_array(), maps[name][i].numpy())
+            assert cam.get_cmap().name == "jet" and cam.get_alpha() == 0.5
+    assert [ax.get_title() for ax in fig.axes] == ["says 7", "says 2 (is 1)", "says 7", "says 1"]
+    assert fig.get_suptitle().startswith("Class activation maps")
+
+
+def test_family_view_draws_the_image_its_probabilities_and_its_last_maps(digits):
+    _, test = digits
+    image, label = test.images[3], int(test.labels[3])
+    probabilities = torch.full((10,), 0.01)
+    probabilities[label] = 0.91
+    maps, cam = torch.rand(32, 7, 7), torch.rand(28, 28)
+    fig = cu.plots.plot_family_view(
+        image, probabilities, maps, cam=cam, label=label, name="ResNet", count=8
+    )
+    image_ax, bars, *panels = fig.axes
+    digit, overlay = image_ax.images
+    np.testing.assert_array_equal(digit.get_array(), image.mean(0).numpy())
+    np.testing.assert_array_equal(overlay.get_array(), cam.numpy())
+    assert image_ax.get_title() == f"where ResNet sees a {label}"
+    np.testing.assert_allclose([p.get_height() for p in bars.patches], probabilities.numpy())
+    assert _ticks(bars.get_xticklabels()) == plots.DIGITS
+    assert bars.get_ylabel() == "probability" and bars.get_ylim() == (0, 1)
+    assert bars.get_title() == f"says {label} (91%); true: {label}"
+    assert _hex(bars.patches[label].get_facecolor()) == "#009e73"  # right: green
+    assert len(panels) == 8
+    for k, ax in enumerate(panels):  # the first eight of the 32 maps, in order
+        np.testing.assert_array_equal(ax.images[0].get_array(), maps[k].numpy())
+        assert ax.get_title() == str(k)
+    assert [t.get_text() for t in fig.texts] == ["last convolution: 32 maps of 7×7"]
+    wrong = (label + 1) % 10
+    no_gap = cu.plots.plot_family_view(
+        image, probabilities, maps[:3], cam=None, label=wrong, name="VGG"
+    )
+    assert len(no_gap.axes[0].images) == 1  # the digit alone
+    assert no_gap.axes[0].get_title() == "VGG: no GAP head, no CAM"
+    assert _hex(no_gap.axes[1].patches[label].get_facecolor()) == "#d55e00"  # wrong: orange
+    assert no_gap.axes[1].get_title() == f"says {label} (91%); true: {wrong}"
+    assert len(no_gap.axes) == 2 + 3  # only the maps there are
