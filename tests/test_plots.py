@@ -327,7 +327,7 @@ def test_digit_prediction_shows_the_digit_and_one_bar_per_class(digits):
     assert plots.plot_digit_prediction(image, probabilities).axes[0].get_title() == ""
 
 
-def test_show_images_one_panel_per_image_grey_or_colour_with_captions():
+def test_show_images_one_panel_per_image_grey_or_colour_with_captions(caplog):
     grey = torch.rand(5, 1, 4, 3)
     fig = plots.show_images(grey, labels=["a", "b", "c", "d", "e"], cols=3)
     assert len(fig.axes) == 2 * 3
@@ -341,6 +341,8 @@ def test_show_images_one_panel_per_image_grey_or_colour_with_captions():
     for k, ax in enumerate(fig.axes):  # channels last, clipped to [0, 1]
         expected = colour[k].permute(1, 2, 0).clamp(0, 1).numpy()
         np.testing.assert_array_equal(ax.images[0].get_array(), expected)
+    # clipped by the course, quietly: not by matplotlib, which logs a warning under the cell
+    assert not [r.getMessage() for r in caplog.records if "Clipping" in r.getMessage()]
 
 
 def test_augmentation_draws_the_crop_square_on_the_photo_beside_the_crop():
