@@ -1,4 +1,8 @@
-"""Data augmentation: random shifts for digits; crops, flips and PCA colour for photos."""
+"""Data augmentation: random shifts for digits; crops, flips and PCA colour for photos.
+
+A tool (imports env). Home of notebook 02 (AlexNet's augmentation: 256→224 crops and flips,
+PCA colour, ten-crop averaging); 01 uses RandomShift, the digits' augmentation that fit applies.
+"""
 
 from __future__ import annotations
 

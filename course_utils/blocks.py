@@ -1,5 +1,8 @@
 """Building blocks: network in network, inception, residual, bottleneck and ResNeXt blocks.
 
+A tool (imports env). Home of notebooks 05 (network in network, inception), 06 (residual and
+bottleneck blocks) and 07 (ResNeXt); nets builds the compact families of 09 from them.
+
 They follow the papers' arithmetic (convolutions and ReLUs, no batch-norm) so that their
 parameter counts can be checked against the slides' formulas; the pre-activation block and
 deep_stack, which train, have batch-norm. Layer names follow torchvision (branch1..branch4,

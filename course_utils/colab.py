@@ -1,5 +1,8 @@
 """Colab: the badge and the setup lines of every notebook, made from env.REPO_URL.
 
+A face (imports env): `python -m course_utils.colab notebooks/` rewrites every notebook's badge
+and setup cell (01-09).
+
 The repository's address lives in one place, `env.REPO_URL`. After changing it (in a fork,
 say), run `python -m course_utils.colab notebooks/` to rewrite every badge and setup cell;
 tests/test_colab.py checks that the notebooks agree with it.

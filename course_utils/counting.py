@@ -1,5 +1,8 @@
 """Parameters, multiply-adds (torch's own FlopCounterMode, completed) and per-layer tables.
 
+A tool (imports the ground). Serves every notebook that counts (01-03, 05-07, 09) through
+`cu.count_parameters`, `cu.count_macs` and `cu.layer_table`.
+
 FlopCounterMode counts the operations it has a formula for: matrix products, convolutions and
 the attention kernels of some devices. Operations it has no formula for count as zero, and
 fused layers run as one such operation. count_macs adds formulas for the fused attention

@@ -1,4 +1,7 @@
 """MNIST with its offline fallback, Fashion-MNIST and CIFAR-10 when online, and the ImageNet
+
+A tool (imports the ground and download). Serves notebooks 01, 02, 04, 06, 08 and 09 through
+`cu.load_mnist` and `cu.load_dataset`.
 class names."""
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """The lecture's diagrams, drawn with matplotlib alone: boxes, arrows and text.
 
+A tool (imports blocks, counting and plots). Serves notebooks 04-07.
+
 Every function returns a Figure made by plots._figure (already closed: the caller shows it
 once). Each figure is one frameless Axes whose data units are inches, (0, 0) at the bottom
 left, so that box sizes and font sizes can be planned together. Channel counts and parameter

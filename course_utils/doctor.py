@@ -1,4 +1,7 @@
-"""doctor(): one call at the start of a lab session that says what works and what is missing."""
+"""doctor(): one call at the start of a lab session that says what works and what is missing.
+
+A face (imports anything below it): for a student or instructor before any notebook (01-09).
+"""
 
 from __future__ import annotations
 

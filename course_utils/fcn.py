@@ -1,4 +1,8 @@
-"""Fully convolutional networks: convolutionize(), class heatmaps, OverFeat's dense max-pooling."""
+"""Fully convolutional networks: convolutionize(), class heatmaps, OverFeat's dense max-pooling.
+
+A lecture module (imports the ground and the tools). Home of notebook 04 (convolutionization,
+heatmaps, OverFeat); notebook 09 uses its class activation maps.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Reading images safely, and the sample photos that ship with scikit-image."""
+"""Reading images safely, and the sample photos that ship with scikit-image.
+
+A tool (imports env). Serves notebooks 02-04 (photos) and the widgets' uploads; the one place
+where a picture becomes a network's input tensor.
+"""
 
 from __future__ import annotations
 

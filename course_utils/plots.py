@@ -1,5 +1,8 @@
 """Matplotlib figures for the notebooks. Imports nothing from ipywidgets.
 
+A tool (imports the ground). Serves every notebook (01-09): each figure a notebook shows is
+made here or in diagrams.
+
 Every function returns a Figure that pyplot has already let go of: a notebook shows it once,
 as the cell's value or through display(), and tests can inspect it without a screen.
 """

@@ -1,5 +1,7 @@
 """The course pack: download every dataset and weight file the notebooks use, before class.
 
+A face (imports anything below it): run before class, for notebooks 01-09.
+
     python -m course_utils.prefetch            # everything: MNIST and all pretrained weights
     python -m course_utils.prefetch --models resnet50 alexnet
 

@@ -1,5 +1,7 @@
 """Receptive fields: how much of the input each output position of a layer sees.
 
+A tool (imports nothing from the package). Serves notebooks 03 and 04.
+
 For a chain of layers with kernel k, stride s, padding p and dilation d, each layer maps
 (size r, jump j, start c) to (r + (k − 1)·d·j, j·s, c + ((k − 1)/2·d − p)·j): r is the side of
 the input square one output sees, j the distance in input pixels between neighbouring outputs,

@@ -1,4 +1,8 @@
-"""fit() and evaluate() over tensors held in memory, with a live plot and a progress bar."""
+"""fit() and evaluate() over tensors held in memory, with a live plot and a progress bar.
+
+A tool (imports the ground, augment and plots). Home of notebook 01 (LeNet5 trained live); 06,
+08 and 09 train with it too.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Pickers and explorers. The only module that imports ipywidgets.
 
+A face (imports anything below it); nothing imports it but `cu.widgets`, loaded on first use.
+Serves notebooks 01-04 and 09.
+
 They work with ipywidgets 7.7 (Colab's) and 8.x, and with models on any device: the model stays
 where it is, inputs go to it, and what is shown comes back to the CPU.
 """
