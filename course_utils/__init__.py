@@ -4,6 +4,7 @@ Import it once, as the notebooks do: ``import course_utils as cu``.
 """
 
 from . import (
+    anatomy,
     augment,
     blocks,
     counting,
@@ -22,6 +23,7 @@ from . import (
     train,
     weights,
 )
+from .anatomy import activations, evaluating, model_device
 from .augment import (
     IMAGENET_PCA_EIGENVALUES,
     IMAGENET_PCA_EIGENVECTORS,
@@ -31,7 +33,7 @@ from .augment import (
 from .counting import count_macs, count_parameters, layer_table
 from .data import imagenet_classes, load_dataset, load_mnist
 from .doctor import doctor
-from .env import CourseError, activations, device, evaluating, model_device, seed_everything
+from .env import CourseError, device, seed_everything
 from .fcn import convolutionize
 from .images import ImageLoadError, load_image, sample_images
 from .nets import LeNet5
@@ -62,6 +64,7 @@ __all__ = [
     "PCAColorAugmentation",
     "LeNet5",
     "activations",
+    "anatomy",
     "augment",
     "blocks",
     "classify",

@@ -13,7 +13,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from . import env
+from . import anatomy
 
 
 class RandomShift(nn.Module):
@@ -182,7 +182,7 @@ def ten_crop_predict(
     crops = F.ten_crop(image, [size, size])  # 10 tensors: corners and centre, then mirrored
     batch = torch.stack(crops[:10] if flips else crops[:5])  # K x (N x) C x size x size
     k = batch.shape[0]
-    with env.evaluating(model) as dev:
+    with anatomy.evaluating(model) as dev:
         logits = model(batch.reshape(-1, *batch.shape[-3:]).to(dev))
         probs = torch.softmax(logits, dim=-1).reshape(k, *batch.shape[1:-3], -1)
         return probs.mean(0).cpu()

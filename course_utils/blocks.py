@@ -1,6 +1,6 @@
 """Building blocks: network in network, inception, residual, bottleneck and ResNeXt blocks.
 
-A tool (imports env). Home of notebooks 05 (network in network, inception), 06 (residual and
+A tool (imports the ground). Home of notebooks 05 (network in network, inception), 06 (residual and
 bottleneck blocks) and 07 (ResNeXt); nets builds the compact families of 09 from them.
 
 They follow the papers' arithmetic (convolutions and ReLUs, no batch-norm) so that their
@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from . import env
+from . import anatomy
 
 
 def mlpconv(in_channels: int, channels: tuple[int, ...], kernel_size: int, **conv) -> nn.Sequential:
@@ -327,6 +327,27 @@ class ResidualLayer(nn.Module):
         return x + self.conv(self.relu(self.bn(x)))
 
 
+def he_init(model: nn.Module) -> nn.Module:
+    """He et al. 2015b's initialisation (fan-in, for ReLU) of every convolution and linear layer.
+
+    PyTorch's default draws weights with a variance of 1/(3·fan-in), a sixth of the 2/fan-in
+    that a ReLU layer needs to keep its signal's size (§2.2), so without batch-norm the signal
+    shrinks from layer to layer:
+    NiN, GoogLeNet and the residual nets then barely move in a short training. torchvision's
+    VGG and ResNet use He's initialisation too. Biases start at zero.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
+
+
+# deep_stack's flag of the same name hides the function inside it.
+_he_init = he_init
+
+
 def deep_stack(
     depth: int,
     channels: int = 16,
@@ -356,11 +377,7 @@ def deep_stack(
 
     def conv(c_in: int, c_out: int, s: int = 1) -> nn.Conv2d:
         layer = nn.Conv2d(c_in, c_out, 3, stride=s, padding=1, bias=not batch_norm)
-        if he_init:
-            nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
-            if layer.bias is not None:
-                nn.init.zeros_(layer.bias)
-        return layer
+        return _he_init(layer) if he_init else layer
 
     def norm() -> list[nn.Module]:
         return [nn.BatchNorm2d(channels)] if batch_norm else []
@@ -387,7 +404,7 @@ def deep_stack(
 def gradient_norms(model: nn.Sequential, images: torch.Tensor, labels: torch.Tensor) -> list[float]:
     """The gradient norm of each hidden convolution's weights for one batch's cross-entropy."""
     model.zero_grad()
-    dev = env.model_device(model)
+    dev = anatomy.model_device(model)
     nn.functional.cross_entropy(model(images.to(dev)), labels.to(dev)).backward()
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)][1:]  # skip the stem
+    convs = [m for _, m in anatomy.convolutions(model)][1:]  # skip the stem
     return [conv.weight.grad.norm().item() for conv in convs]

@@ -26,7 +26,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import env, show
+from . import anatomy, show
 
 aten = torch.ops.aten
 
@@ -270,7 +270,7 @@ def _run_counted(model: nn.Module, input_size: Sequence[int]) -> FlopCounterMode
     use = _ParameterUse(model, counter.flop_registry)
     recurrent = _CountRecurrent(model, counter)
     try:
-        with env.evaluating(model) as dev, use, counter:
+        with anatomy.evaluating(model) as dev, use, counter:
             model(torch.zeros(1, *input_size, device=dev))
     finally:
         recurrent.remove()
@@ -413,22 +413,15 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> LayerTable:
     shapes: dict[str, tuple[int, ...]] = {}
     order: list[str] = []
 
-    def hook(name: str):
-        def record(_module, _inputs, output) -> None:
-            if name not in shapes:
-                order.append(name)
-            if isinstance(output, tuple | list) and output:  # attention, recurrent layers
-                output = output[0]
-            shapes[name] = tuple(output.shape[1:]) if torch.is_tensor(output) else ()
+    def record(name: str, _module, _inputs, output) -> None:
+        if name not in shapes:
+            order.append(name)
+        if isinstance(output, tuple | list) and output:  # a layer that returns several
+            output = output[0]
+        shapes[name] = tuple(output.shape[1:]) if torch.is_tensor(output) else ()
 
-        return record
-
-    handles = [m.register_forward_hook(hook(n)) for n, m in modules.items()]
-    try:
+    with anatomy.hooked(modules, record):
         counter = _run_counted(model, input_size)
-    finally:
-        for handle in handles:
-            handle.remove()
     root = type(model).__name__
     flops = {
         "" if key == root else key.removeprefix(root + "."): sum(ops.values())

@@ -18,12 +18,11 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Polygon,
 from matplotlib.path import Path
 from torch import nn
 
-from . import blocks
+from . import anatomy, blocks
 from .counting import count_parameters
 from .plots import _figure
+from .show import BLUE, DARK_GREY, GREEN, GREY, INK, ORANGE, PINK, SKY, VERMILION
 
-BLUE, VERMILION, GREEN, ORANGE = "#0072b2", "#d55e00", "#009e73", "#e69f00"
-PINK, SKY, GREY, INK = "#cc79a7", "#56b4e9", "#999999", "#222222"
 OFFSET_COLORS = (BLUE, VERMILION, GREEN, ORANGE, PINK, SKY)
 Point = tuple[float, float]
 
@@ -370,11 +369,6 @@ def googlenet_outline() -> Figure:
     return fig
 
 
-def _convs(module: nn.Module) -> list[nn.Conv2d]:
-    """The convolutions of `module`, in order."""
-    return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
-
-
 def _stack(
     ax: Axes, x: float, top: float, convs: list[nn.Conv2d], *, w: float, counts: bool = False
 ) -> float:
@@ -387,7 +381,7 @@ def _stack(
         _box(ax, x, y, w, 0.42, text, ORANGE if k == 1 else BLUE)
         if counts:
             n = f"{count_parameters(conv):,}"
-            _text(ax, x - w / 2 - 0.12, y, n, size=8, ha="right", color="#555555")
+            _text(ax, x - w / 2 - 0.12, y, n, size=8, ha="right", color=DARK_GREY)
         if i:
             _arrow(ax, (x, y + step - 0.21), (x, y + 0.21))
             _text(ax, x - 0.1, y + step / 2, "ReLU", size=7.5, ha="right")
@@ -417,7 +411,7 @@ def residual_blocks() -> Figure:
         (5.0, blocks.BasicBlock(256), "basic block, 256-d\n(the slide's comparison)"),
         (8.4, blocks.Bottleneck(256, 64), "bottleneck, 256-d\n(ResNet-50, 101, 152)"),
     ):
-        convs = _convs(block)
+        convs = [m for _, m in anatomy.convolutions(block)]
         heading = f"{name}\n{count_parameters(block):,} parameters"
         _text(ax, x, 4.85, heading, size=9.5, weight="bold")
         last = _stack(ax, x, 3.7, convs, w=1.55, counts=True)
@@ -425,7 +419,7 @@ def residual_blocks() -> Figure:
         _arrow(ax, (x, last - 0.21), (x, last - 0.56))
         _shortcut(ax, x, 4.4, last - 0.7, x + 1.0, convs[0].in_channels)
     note = "grey: each convolution's parameters, biases as the slide counts them"
-    _text(ax, 5, 0.1, note, size=8, va="bottom", color="#555555")
+    _text(ax, 5, 0.1, note, size=8, va="bottom", color=DARK_GREY)
     return fig
 
 
@@ -444,7 +438,7 @@ def resnext_block(cardinality: int = 32, width: int = 4, shown: int = 3) -> Figu
     heading += f"\n{count_parameters(paths):,} parameters"
     _text(ax, mid, 4.75, heading, size=10, weight="bold")
     for x in xs:
-        last = _stack(ax, x, first, _convs(paths.paths[0]), w=1.25)
+        last = _stack(ax, x, first, [m for _, m in anatomy.convolutions(paths.paths[0])], w=1.25)
         _arrow(ax, (mid, top - 0.3), (x, first + 0.21))
         angle = np.radians(50) * (x - mid) / max(abs(xs[0] - mid), abs(xs[-1] - mid), 1)
         end = (mid + 0.14 * np.sin(angle), plus + 0.14 * np.cos(angle))  # on the ⊕, above
@@ -458,7 +452,7 @@ def resnext_block(cardinality: int = 32, width: int = 4, shown: int = 3) -> Figu
     x = right + 1.5
     heading = f"(c) the same, grouped\n{count_parameters(block):,} parameters"
     _text(ax, x, 4.75, heading, size=10, weight="bold")
-    last = _stack(ax, x, first, _convs(block), w=2.0)
+    last = _stack(ax, x, first, [m for _, m in anatomy.convolutions(block)], w=2.0)
     _arrow(ax, (x, top - 0.3), (x, first + 0.21))
     _arrow(ax, (x, last - 0.21), (x, plus + 0.14))
     _shortcut(ax, x, top, plus, x + 1.25, c)

@@ -8,7 +8,6 @@ that the course's caches and downloads use.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import random
 import re
@@ -18,7 +17,6 @@ from typing import IO
 
 import numpy as np
 import torch
-from torch import nn
 
 # Where the course lives; the Colab setup cells and the badges use this one value.
 REPO_URL = "https://github.com/cnn-course/image-classification"
@@ -164,31 +162,6 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
-def model_device(model: nn.Module) -> torch.device:
-    """The device `model` lives on: its parameters', else its buffers', else the CPU."""
-    for tensor in itertools.chain(model.parameters(), model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
-@contextlib.contextmanager
-def evaluating(model: nn.Module) -> Iterator[torch.device]:
-    """Run `model` for inference: eval mode and no gradients inside, the model's device yielded.
-
-    On the way out, every submodule gets back its own mode (a frozen BatchNorm stays frozen),
-    also when the body raises. The functions that take a model all run through this, then move
-    their inputs to the yielded device and return their results on the CPU.
-    """
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield model_device(model)
-    finally:
-        for module, training in modes:
-            module.training = training
-
-
 class ThreadSettingError(CourseError, ValueError):
     """COURSE_THREADS is set to something that is not a whole number of threads."""
 
@@ -275,28 +248,3 @@ def seed_everything(seed: int = 0) -> int:
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds CUDA and MPS
     return seed
-
-
-def activations(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-    """The outputs of the named submodules (e.g. "features.0") for input batch `x`, on the CPU."""
-    named = dict(model.named_modules())
-    unknown = [name for name in layers if name not in named]
-    if unknown:
-        raise KeyError(f"{type(model).__name__} has no layer {unknown}; it has {list(named)[1:]}")
-    found: dict[str, torch.Tensor] = {}
-    # A copy at once: an in-place ReLU after the layer would otherwise change what was kept.
-    hooks = [
-        named[name].register_forward_hook(
-            lambda _m, _i, out, name=name: found.__setitem__(
-                name, out.detach().to("cpu", copy=True)
-            )
-        )
-        for name in layers
-    ]
-    try:
-        with evaluating(model) as dev:
-            model(x.to(dev))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return found

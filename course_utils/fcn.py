@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
-from . import env, images, nets, show
+from . import anatomy, env, images, nets, show
 
 # Layers that work on maps of any size and carry over unchanged.
 PASS_THROUGH = (
@@ -213,9 +213,9 @@ def _check(
     """
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(2, *input_size, generator=generator).to(device=device, dtype=dtype)
-    with env.evaluating(original):
+    with anatomy.evaluating(original):
         expected = original(x)
-    with env.evaluating(fcn):
+    with anatomy.evaluating(fcn):
         got = fcn(x)
     size = "×".join(str(n) for n in (2, *input_size))
     if whole_model:
@@ -307,7 +307,7 @@ def convolutionize(
     layers = _layers(model_or_layers)
     originals = [m for _, m in layers]
     dtype = _dtype(originals)
-    device = env.model_device(nn.ModuleList(originals))
+    device = anatomy.model_device(nn.ModuleList(originals))
     if isinstance(model_or_layers, nn.Module):
         mode = model_or_layers.training
     else:
@@ -317,67 +317,63 @@ def convolutionize(
     # what the layers share; trace in eval mode, so that BatchNorm's statistics stay as they are.
     memo: dict[int, object] = {id(m): m for m in originals if isinstance(m, nn.Linear)}
     copies = copy.deepcopy(originals, memo)
-    modes = [(m, m.training) for c in copies if not isinstance(c, nn.Linear) for m in c.modules()]
     x = torch.zeros(1, *input_size, device=device, dtype=dtype)
     features: list[tuple[str, nn.Module]] = []
     classifier: list[tuple[str, nn.Module]] = []
     flattened = False  # True once the spatial part is over
-    try:
-        for m, _ in modes:
-            m.training = False
-        with torch.no_grad():
-            for (name, layer), copied in zip(layers, copies, strict=True):
-                target = classifier if flattened else features
-                if isinstance(layer, nn.Flatten):
-                    flattened = True
-                    continue
-                if isinstance(layer, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d) and x.dim() == 4:
-                    fixed = _adaptive_as_fixed(layer, x.shape[-2], x.shape[-1], name)
-                    if fixed is not None:
-                        x = fixed(x)
-                        target.append((name, fixed))
-                    continue
-                if isinstance(layer, nn.Linear):
-                    flattened = True
-                    if x.dim() != 4:
-                        raise ConvolutionizeError(
-                            f"layer {name!r} ({layer}) follows a {x.dim()}-dimensional tensor, "
-                            "not a C×H×W map: convolutionize() needs the layers before the first "
-                            "Linear to keep the map."
-                        )
-                    try:
-                        conv = _conv_from_linear(layer, *x.shape[1:], name=name)
-                    except ConvolutionizeError as err:
-                        hint = _pooling_hint(name, layer, x.shape[1], whole_model)
-                        raise ConvolutionizeError(f"{err} {hint}") from None
-                    x = conv(x)  # N x out x 1 x 1 at the base size
-                    classifier.append((name, conv))
-                    continue
-                if flattened and not isinstance(layer, PASS_THROUGH):
+    traced = [c for c in copies if not isinstance(c, nn.Linear)]
+    with anatomy.modes_kept(*traced), torch.no_grad():
+        for c in traced:
+            c.eval()
+        for (name, layer), copied in zip(layers, copies, strict=True):
+            target = classifier if flattened else features
+            if isinstance(layer, nn.Flatten):
+                flattened = True
+                continue
+            if isinstance(layer, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d) and x.dim() == 4:
+                fixed = _adaptive_as_fixed(layer, x.shape[-2], x.shape[-1], name)
+                if fixed is not None:
+                    x = fixed(x)
+                    target.append((name, fixed))
+                continue
+            if isinstance(layer, nn.Linear):
+                flattened = True
+                if x.dim() != 4:
                     raise ConvolutionizeError(
-                        f"convolutionize() does not know how to convert layer {name!r} "
-                        f"({type(layer).__name__}) in the classifier; it handles Linear, Flatten, "
-                        "adaptive pooling, Dropout, activations, pooling and BatchNorm2d."
-                    )
-                if not flattened and x.dim() != 4:
-                    raise ConvolutionizeError(
-                        f"Layer {name!r} ({type(layer).__name__}) left no map: the layers before "
-                        "the first Linear must keep a C×H×W map."
+                        f"layer {name!r} ({layer}) follows a {x.dim()}-dimensional tensor, "
+                        "not a C×H×W map: convolutionize() needs the layers before the first "
+                        "Linear to keep the map."
                     )
                 try:
-                    x = copied(x)
-                except RuntimeError as err:  # a map smaller than a kernel, most often
-                    side = "×".join(map(str, x.shape[2:])) if x.dim() == 4 else str(tuple(x.shape))
-                    raise ConvolutionizeError(
-                        f"At input_size {tuple(input_size)}, layer {name!r} ({layer}) gets a "
-                        f"{side} map and fails: {show.short_error(err)}. Give the input_size "
-                        "the network was built for (224×224 for AlexNet and VGG, 28×28 for "
-                        "LeNet5) or larger."
-                    ) from None
-                target.append((name, copied))
-    finally:
-        for m, training in modes:
-            m.training = training
+                    conv = _conv_from_linear(layer, *x.shape[1:], name=name)
+                except ConvolutionizeError as err:
+                    hint = _pooling_hint(name, layer, x.shape[1], whole_model)
+                    raise ConvolutionizeError(f"{err} {hint}") from None
+                x = conv(x)  # N x out x 1 x 1 at the base size
+                classifier.append((name, conv))
+                continue
+            if flattened and not isinstance(layer, PASS_THROUGH):
+                raise ConvolutionizeError(
+                    f"convolutionize() does not know how to convert layer {name!r} "
+                    f"({type(layer).__name__}) in the classifier; it handles Linear, Flatten, "
+                    "adaptive pooling, Dropout, activations, pooling and BatchNorm2d."
+                )
+            if not flattened and x.dim() != 4:
+                raise ConvolutionizeError(
+                    f"Layer {name!r} ({type(layer).__name__}) left no map: the layers before "
+                    "the first Linear must keep a C×H×W map."
+                )
+            try:
+                x = copied(x)
+            except RuntimeError as err:  # a map smaller than a kernel, most often
+                side = "×".join(map(str, x.shape[2:])) if x.dim() == 4 else str(tuple(x.shape))
+                raise ConvolutionizeError(
+                    f"At input_size {tuple(input_size)}, layer {name!r} ({layer}) gets a "
+                    f"{side} map and fails: {show.short_error(err)}. Give the input_size "
+                    "the network was built for (224×224 for AlexNet and VGG, 28×28 for "
+                    "LeNet5) or larger."
+                ) from None
+            target.append((name, copied))
 
     def block(named: list[tuple[str, nn.Module]], prefix: str) -> nn.Sequential:
         # Keep torchvision's numbering (features.0, classifier.1, ...) where it exists; a nested
@@ -421,7 +417,7 @@ def output_positions(input_size: int, base: int, stride: int) -> int:
 
 def heatmap(fcn: nn.Module, image: torch.Tensor) -> torch.Tensor:
     """Class probabilities at every position: C×H×W image -> classes × h × w (on the CPU)."""
-    with env.evaluating(fcn) as dev:
+    with anatomy.evaluating(fcn) as dev:
         out = fcn(image.unsqueeze(0).to(dev))[0]  # classes x h x w
         return torch.softmax(out, dim=0).cpu()
 
@@ -430,7 +426,7 @@ def sliding_window(model: nn.Module, image: torch.Tensor, size: int, stride: int
     """The original network on every size×size crop, `stride` apart: classes × h × w logits."""
     _, height, width = image.shape
     rows, cols = output_positions(height, size, stride), output_positions(width, size, stride)
-    with env.evaluating(model) as dev:
+    with anatomy.evaluating(model) as dev:
         image = image.to(dev)
         return torch.stack(
             [
@@ -457,7 +453,7 @@ def sliding_window(model: nn.Module, image: torch.Tensor, size: int, stride: int
 def total_stride(fcn: nn.Module, input_size: Sequence[int]) -> int:
     """How far apart, in input pixels, neighbouring outputs of `fcn` are."""
     c, h, w = input_size
-    with env.evaluating(fcn) as dev:
+    with anatomy.evaluating(fcn) as dev:
         a = fcn(torch.zeros(1, c, h, w, device=dev)).shape[-1]
         b = fcn(torch.zeros(1, c, h, w + 64, device=dev)).shape[-1]
     return 64 // (b - a)
@@ -506,7 +502,7 @@ def dense_heatmap(fcn: nn.Module, image: torch.Tensor) -> torch.Tensor:
     )
     k = pool.kernel_size if isinstance(pool.kernel_size, int) else pool.kernel_size[0]
     s = pool.stride if isinstance(pool.stride, int) else pool.stride[0]
-    with env.evaluating(fcn) as dev:
+    with anatomy.evaluating(fcn) as dev:
         maps = trunk(image.unsqueeze(0).to(dev))
         out = dense_max_pool(maps, k, s, head=rest)[0]
         return torch.softmax(out, dim=0).cpu()
@@ -525,7 +521,7 @@ def padding_differences(
     """
     _, height, width = image.shape
     rows, cols = output_positions(height, size, stride), output_positions(width, size, stride)
-    with env.evaluating(features) as dev:
+    with anatomy.evaluating(features) as dev:
         image = image.to(dev)
         whole = features(image[None])[0]  # C x H' x W'
         total = None
@@ -586,15 +582,10 @@ def cam_bias(model: nn.Module) -> torch.Tensor:
     """
     _, fc = _head_or_raise(model)
     if fc is None:
-        return torch.zeros(_last_conv_channels(model))
+        return torch.zeros(anatomy.convolutions(model)[-1][1].out_channels)
     if fc.bias is None:
         return torch.zeros(fc.out_features)
     return fc.bias.detach().to("cpu", copy=True)
-
-
-def _last_conv_channels(model: nn.Module) -> int:
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    return convs[-1].out_channels
 
 
 def class_activation_maps(
@@ -619,17 +610,14 @@ def class_activation_maps(
         return class_activation_maps(model, images[None], size=size)[0]
     pool, fc = _head_or_raise(model)
     found: list[torch.Tensor] = []
-    hook = pool.register_forward_pre_hook(lambda _m, args: found.append(args[0].detach()))
-    try:
-        with env.evaluating(model) as dev:
-            model(images.to(dev))
-            features = found[-1]  # N x K x h x w, on the model's device
-            if fc is None:
-                maps = features.clone()
-            else:
-                maps = torch.einsum("ck,nkhw->nchw", fc.weight.detach(), features)
-    finally:
-        hook.remove()
+    keep = lambda _name, _m, args: found.append(args[0].detach())  # noqa: E731
+    with anatomy.hooked({"avgpool": pool}, keep, before=True), anatomy.evaluating(model) as dev:
+        model(images.to(dev))
+        features = found[-1]  # N x K x h x w, on the model's device
+        if fc is None:
+            maps = features.clone()
+        else:
+            maps = torch.einsum("ck,nkhw->nchw", fc.weight.detach(), features)
     maps = maps.to("cpu", copy=True).float()
     if size is not None:
         size = (size, size) if isinstance(size, int) else tuple(size)

@@ -8,12 +8,12 @@ and how much of each inception module's output each branch carries (05). Each re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from . import augment, blocks, env, show
+from . import anatomy, augment, blocks, show
 from .fcn import heatmap
 
 # The branches of blocks.Inception, in its order (Szegedy et al. 2015, fig. 2b).
@@ -34,24 +34,17 @@ def branch_shares(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Ten
         raise ValueError(f"{type(model).__name__} has no inception module (blocks.Inception).")
     energy = {name: torch.zeros(len(BRANCHES), dtype=torch.float64) for name in modules}
 
-    def hook(name: str, k: int) -> Callable:
-        def record(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
-            energy[name][k] += output.detach().double().pow(2).sum().cpu()
+    def record(key: tuple[str, int], _module, _inputs, output: torch.Tensor) -> None:
+        name, k = key
+        energy[name][k] += output.detach().double().pow(2).sum().cpu()
 
-        return record
-
-    branches = [
-        (name, k, getattr(m, f"branch{k + 1}"))
+    branches = {
+        (name, k): getattr(m, f"branch{k + 1}")
         for name, m in modules.items()
         for k in range(len(BRANCHES))
-    ]
-    handles = [b.register_forward_hook(hook(name, k)) for name, k, b in branches]
-    try:
-        with env.evaluating(model) as dev:
-            model(images.to(dev))
-    finally:
-        for handle in handles:
-            handle.remove()
+    }
+    with anatomy.hooked(branches, record), anatomy.evaluating(model) as dev:
+        model(images.to(dev))
     return {name: (e / e.sum()).float() if e.sum() > 0 else e.float() for name, e in energy.items()}
 
 

@@ -3,9 +3,9 @@ and a compact member of every family that trains in seconds on a laptop CPU.
 
 A tool: it imports the ground (env) and the building blocks (blocks). `build(name)` makes the
 compact LeNet5, AlexNet, VGG, NiN, GoogLeNet, ResNet, ResNet-bottleneck, ResNeXt or DenseNet for
-1×28×28 digits, 3×32×32 photos or notebook 09's larger canvases; `he_init` is the one He
-initialisation; `first_conv`, `last_conv` and `weight_layers` find a model's layers. Serves
-notebooks 01 (LeNet5, LeNet1998), 02 (AlexNet2012) and 09 (the families).
+1×28×28 digits, 3×32×32 photos or notebook 09's larger canvases; `he_init` (from blocks) is
+the one He initialisation; `first_conv`, `last_conv` and `weight_layers` find a model's layers.
+Serves notebooks 01 (LeNet5, LeNet1998), 02 (AlexNet2012) and 09 (the families).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from . import blocks
+from .blocks import he_init  # the one He initialisation, which the blocks use too
 
 
 class LeNet5(nn.Module):
@@ -544,23 +545,6 @@ def build(
     return model
 
 
-def he_init(model: nn.Module) -> nn.Module:
-    """He et al. 2015b's initialisation (fan-in, for ReLU) of every convolution and linear layer.
-
-    PyTorch's default draws weights with a variance of 1/(3·fan-in), a sixth of the 2/fan-in
-    that a ReLU layer needs to keep its signal's size (§2.2), so without batch-norm the signal
-    shrinks from layer to layer:
-    NiN, GoogLeNet and the residual nets then barely move in a short training. torchvision's
-    VGG and ResNet use He's initialisation too. Biases start at zero.
-    """
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d | nn.Linear):
-            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-    return model
-
-
 def slug(name: str) -> str:
     """The family's name as it appears in file names: lower case ("resnet-bottleneck")."""
     return _canonical(name).lower()
@@ -595,45 +579,3 @@ RESNET_CFGS: dict[str, dict] = {
 # Growth rate k, layers per dense block, and the compression of the transition (DenseNet-C's θ,
 # §3): Huang et al.'s CIFAR nets have k = 12 and three blocks (§4); two blocks of four here.
 DENSENET_CFG: dict = dict(stem=16, growth=12, layers=(4, 4), compression=0.5, bottleneck=None)
-
-
-def first_conv(model: nn.Module) -> nn.Conv2d:
-    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    if conv is None:
-        raise ValueError(f"{type(model).__name__} has no convolution")
-    return conv
-
-
-def first_filters(model: nn.Module) -> torch.Tensor:
-    """The filters of the model's first convolution, one per row (out × in·k·k), on the CPU."""
-    return first_conv(model).weight.detach().to("cpu", torch.float32, copy=True).flatten(1)
-
-
-def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The model's convolutions and linear layers, (name, layer), in the order they are defined.
-
-    For the families this is the order they run in, so [0] is the first convolution, [-1] the
-    classifier's last layer (for NiN, its last convolution) and last_conv(model) the last
-    convolution.
-    """
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
-
-
-def last_conv(model: nn.Module) -> str:
-    """The name of the model's last convolution (see weight_layers)."""
-    convs = [n for n, m in weight_layers(model) if isinstance(m, nn.Conv2d)]
-    if not convs:
-        raise ValueError(f"{type(model).__name__} has no convolution")
-    return convs[-1]
-
-
-def _weights_of(model: nn.Module, layer: int | str) -> torch.Tensor:
-    named = weight_layers(model)
-    if isinstance(layer, str):
-        found = dict(named).get(layer)
-        if found is None:
-            names = ", ".join(n for n, _ in named)
-            raise ValueError(f"{type(model).__name__} has no layer {layer!r}; it has: {names}.")
-    else:
-        found = named[layer][1]
-    return found.weight.detach().to("cpu", torch.float32, copy=True).flatten(1)

@@ -20,6 +20,22 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
+from . import anatomy
+from .show import (
+    BLUE,
+    FAMILY_COLORS,
+    GREEN,
+    GREY,
+    LIGHT_GREY,
+    ORANGE,
+    PINK,
+    RIGHT,
+    SERIES,
+    SKY,
+    VERMILION,
+    WRONG,
+)
+
 DIGITS = [str(d) for d in range(10)]
 
 
@@ -173,12 +189,12 @@ def draw_history(history, fig: Figure | None = None, *, epochs: int | None = Non
         if history.epochs == 0:  # mid first epoch: estimate the batches per epoch later
             per_epoch = len(history.batch_loss) or 1
         steps = np.arange(1, len(history.batch_loss) + 1) / per_epoch
-        loss_ax.plot(steps, history.batch_loss, color="#bbbbbb", lw=0.8, label="per batch")
+        loss_ax.plot(steps, history.batch_loss, color=LIGHT_GREY, lw=0.8, label="per batch")
     ep = np.arange(1, history.epochs + 1)
     if history.epochs:
-        loss_ax.plot(ep, history.train_loss, "o-", color="#0072b2", label="epoch mean")
-        acc_ax.plot(ep, history.train_accuracy, "o-", color="#0072b2", label="train")
-        acc_ax.plot(ep, history.test_accuracy, "s-", color="#d55e00", label="test")
+        loss_ax.plot(ep, history.train_loss, "o-", color=BLUE, label="epoch mean")
+        acc_ax.plot(ep, history.train_accuracy, "o-", color=BLUE, label="train")
+        acc_ax.plot(ep, history.test_accuracy, "s-", color=VERMILION, label="test")
         best = max(history.test_accuracy)
         acc_ax.set_title(f"accuracy (test: last {history.test_accuracy[-1]:.2%}, best {best:.2%})")
         acc_ax.legend(loc="lower right")
@@ -236,7 +252,7 @@ def plot_confusion_matrix(
                     ha="center",
                     va="center",
                     fontsize=8,
-                    color="white" if dark else ("black" if i == j else "#c00000"),
+                    color="white" if dark else ("black" if i == j else WRONG),
                 )
     ax.set(
         xticks=range(k),
@@ -278,7 +294,7 @@ def plot_mistakes(
         ax.set_title(
             f"true {classes[labels[i]]}\nsaid {classes[p]} {probabilities[i, p]:.0%}",
             fontsize=8,
-            color="#c00000",
+            color=WRONG,
         )
     fig.suptitle(f"The {len(worst)} most confident of {len(wrong)} mistakes")
     return fig
@@ -318,8 +334,8 @@ def plot_digit_prediction(
     img_ax.axis("off")
     predicted = int(probabilities.argmax())
     img_ax.set_title("" if label is None else f"true label {classes[label]}")
-    colors = ["#bbbbbb"] * len(classes)
-    colors[predicted] = "#009e73" if label is None or predicted == label else "#d55e00"
+    colors = [LIGHT_GREY] * len(classes)
+    colors[predicted] = GREEN if label is None or predicted == label else VERMILION
     bar_ax.bar(range(len(classes)), probabilities.cpu().numpy(), color=colors)
     bar_ax.set(xticks=range(len(classes)), xticklabels=classes, ylim=(0, 1), ylabel="probability")
     bar_ax.set_title(f"prediction {classes[predicted]} ({probabilities[predicted]:.1%})")
@@ -360,7 +376,7 @@ def plot_augmentation(
     src_ax, out_ax = fig.subplots(1, 2)
     src_ax.imshow(_rgb(resized))
     src_ax.add_patch(
-        Rectangle((left - 0.5, top - 0.5), size, size, fill=False, lw=2, edgecolor="#e69f00")
+        Rectangle((left - 0.5, top - 0.5), size, size, fill=False, lw=2, edgecolor=ORANGE)
     )
     src_ax.set_title(f"the central {resized.shape[-2]}×{resized.shape[-1]} square")
     out_ax.imshow(_rgb(result))
@@ -378,7 +394,7 @@ def plot_comparison(histories: dict, *, title: str = "", train: bool | None = No
     """
     fig = _figure(7, 3.6)
     ax = fig.subplots()
-    palette = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#555555"]
+    palette = list(SERIES)
     train = len(histories) <= 4 if train is None else train
     styles = ["-", "--", ":", "-."]  # many runs: colour and line style tell them apart
     for k, (name, h) in enumerate(histories.items()):
@@ -412,7 +428,7 @@ def plot_top_predictions(prediction, *, k: int = 10, image=None) -> Figure:
         photo.imshow(image)
         photo.set_axis_off()
         photo.set_title(f"{image.width} × {image.height} pixels")
-    color = "#0072b2" if prediction.is_pretrained else "#999999"
+    color = BLUE if prediction.is_pretrained else GREY
     ax.barh([name for name, _ in top], [p for _, p in top], color=color)
     ax.set(xlim=(0, 1), xlabel="probability")
     title = f"{prediction.model_name}: top {len(top)}"
@@ -426,7 +442,7 @@ def plot_top_predictions(prediction, *, k: int = 10, image=None) -> Figure:
             ha="center",
             va="center",
             fontsize=20,
-            color="#c00000",
+            color=WRONG,
             alpha=0.35,
             rotation=20,
         )
@@ -444,7 +460,7 @@ def plot_layer_bars(table, *, title: str = "") -> Figure:
     top, bottom = fig.subplots(2, 1, sharex=True)
     params = np.array([r.parameters for r in rows]) / 1e6
     macs = np.array([r.macs for r in rows]) / 1e9
-    colors = ["#d55e00" if "classifier" in n or "fc" in n else "#0072b2" for n in names]
+    colors = [VERMILION if "classifier" in n or "fc" in n else BLUE for n in names]
     top.bar(names, params, color=colors)
     top.set(
         ylabel="parameters (millions)",
@@ -530,9 +546,9 @@ def plot_overlay(
             ha="center",
             va="center",
             fontsize=11,
-            color="#c00000",
+            color=WRONG,
             wrap=True,
-            bbox=dict(facecolor="white", alpha=0.85, edgecolor="#c00000"),
+            bbox=dict(facecolor="white", alpha=0.85, edgecolor=WRONG),
         )
     ax.set_title(title)
     ax.axis("off")
@@ -565,7 +581,7 @@ def plot_gradient_norms(norms: dict[str, Sequence[float]]) -> Figure:
     """Gradient norm per layer (log scale), one line per network."""
     fig = _figure(7.5, 3.6)
     ax = fig.subplots()
-    palette = ["#d55e00", "#0072b2", "#009e73", "#cc79a7", "#e69f00", "#56b4e9"]
+    palette = [VERMILION, BLUE, GREEN, PINK, ORANGE, SKY]
     if len(norms) > len(palette):
         raise ValueError(f"plot_gradient_norms draws at most {len(palette)} lines")
     for (name, values), color in zip(norms.items(), palette, strict=False):
@@ -591,7 +607,7 @@ def plot_bars(
     """A horizontal bar chart with the values written on the bars."""
     fig = _figure(7, 0.42 * len(labels) + 1.0)
     ax = fig.subplots()
-    colors = ["#d55e00" if label == highlight else "#0072b2" for label in labels]
+    colors = [VERMILION if label == highlight else BLUE for label in labels]
     ax.barh(list(labels)[::-1], list(values)[::-1], color=colors[::-1])
     for y, v in enumerate(list(values)[::-1]):
         ax.text(v, y, f" {v:g}", va="center", fontsize=9)
@@ -609,7 +625,7 @@ def plot_branch_shares(
     modules = list(next(iter(shares.values())))
     fig = _figure(3.0 * len(modules) + 0.6, 3.2)
     axes = np.atleast_1d(fig.subplots(1, len(modules), sharey=True))
-    palette = ["#999999", "#0072b2", "#d55e00", "#009e73"]
+    palette = [GREY, BLUE, VERMILION, GREEN]
     if len(conditions) > len(palette):
         raise ValueError(f"plot_branch_shares draws at most {len(palette)} conditions")
     width = 0.8 / len(conditions)
@@ -675,7 +691,7 @@ def _place_labels(
             textcoords="offset points",
             fontsize=fontsize,
             ha="left" if dx >= 0 else "right",
-            arrowprops=dict(arrowstyle="-", color="#999999", lw=0.5) if far else None,
+            arrowprops=dict(arrowstyle="-", color=GREY, lw=0.5) if far else None,
         )
 
     def cost(dx: float, dy: float, k: int) -> tuple[int, int]:
@@ -698,30 +714,13 @@ def _place_labels(
     return placed
 
 
-# One colour per family of the lecture, the same in every chart (Okabe & Ito's palette, which
-# colour-blind readers can tell apart, then darker ones; DenseNet's olive is Paul Tol's).
-FAMILY_COLORS = {
-    "LeNet5": "#555555",
-    "AlexNet": "#e69f00",
-    "VGG": "#56b4e9",
-    "NiN": "#8c510a",
-    "GoogLeNet": "#009e73",
-    "GoogLeNet / Inception": "#009e73",
-    "ResNet": "#0072b2",
-    "ResNet-bottleneck": "#6a3d9a",
-    "ResNeXt": "#d55e00",
-    "DenseNet": "#999933",
-    "wide ResNet": "#cc79a7",
-}
-
-
 def _accuracy_chart(ax, rows: Sequence[dict], *, area: float, legend: str | None) -> None:
     """Accuracy against multiply-adds on a log scale, marker area `area` × params, labelled."""
     families = sorted(
         {r["family"] for r in rows}, key=lambda f: min(r["macs"] for r in rows if r["family"] == f)
     )
     for family in families:
-        color = FAMILY_COLORS.get(family, "#999999")
+        color = FAMILY_COLORS.get(family, GREY)
         for r in (r for r in rows if r["family"] == family):
             new = r.get("recipe") == "new"
             ax.scatter(
@@ -859,7 +858,7 @@ def plot_training_curves(histories: dict, *, smooth: int = 20, title: str = "") 
     panels = histories if nested else {title: histories}
     fig = _figure(5.5 * len(panels) + 1.5 * (len(panels) == 1), 3.6)
     axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
-    colors = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9"]
+    colors = [BLUE, VERMILION, GREEN, PINK, ORANGE, SKY]
     for ax, (panel, runs) in zip(axes, panels.items(), strict=True):
         for (name, h), color in zip(runs.items(), colors, strict=False):
             losses = np.asarray(h.batch_loss)
@@ -881,14 +880,12 @@ def plot_first_filters(models: dict, *, count: int = 16) -> Figure:
     Each filter is scaled on its own to the full grey (or colour) range: its pattern shows,
     not its strength. Rows are labelled with the name and the kernel size.
     """
-    from torch import nn
 
     firsts = {}
     for name, model in models.items():
-        conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-        if conv is None:
+        if not anatomy.convolutions(model):
             raise ValueError(f"{name} has no convolution to show the filters of.")
-        firsts[name] = conv.weight.detach().to("cpu", torch.float32)
+        firsts[name] = anatomy.first_conv(model).weight.detach().to("cpu", torch.float32)
     fig = _figure(count * 0.62 + 1.6, len(firsts) * 0.7 + 0.3)
     axes = fig.subplots(len(firsts), count, squeeze=False)
     for row, (name, weight) in zip(axes, firsts.items(), strict=True):
@@ -938,7 +935,7 @@ def plot_cams(
             ax.imshow(maps[i].numpy(), cmap="jet", alpha=0.5, interpolation="bilinear")
             guess, truth = int(predictions[name][i]), int(labels[i])
             said = f"says {classes[guess]}" + ("" if guess == truth else f" (is {classes[truth]})")
-            ax.set_title(said, fontsize=8, color="#007a4d" if guess == truth else "#c00000")
+            ax.set_title(said, fontsize=8, color=RIGHT if guess == truth else WRONG)
         row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9, labelpad=6)
     fig.suptitle(
         "Class activation maps: where each network finds the evidence for what it says",
@@ -983,8 +980,8 @@ def plot_family_view(
     else:
         image_ax.set_title(f"{name}: no GAP head, no CAM", fontsize=9)
     bars = fig.add_subplot(grid[:, 1])
-    colors = ["#bbbbbb"] * len(classes)
-    colors[guess] = "#009e73" if guess == label else "#d55e00"
+    colors = [LIGHT_GREY] * len(classes)
+    colors[guess] = GREEN if guess == label else VERMILION
     bars.bar(range(len(classes)), probabilities.cpu().numpy(), color=colors)
     bars.set(xticks=range(len(classes)), ylim=(0, 1), ylabel="probability")
     bars.set_xticklabels(classes, rotation=90 if max(map(len, classes)) > 2 else 0, fontsize=8)

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from . import counting, data, env, nets, show, weights
+from . import anatomy, counting, data, env, nets, show, weights
 from .train import History, evaluate, fit
 
 # One budget for every family: the same number of epochs, so that every net sees the same
@@ -390,11 +390,11 @@ def start_similarity(
     seed gives the very weights the run started from. 1 means the unit still points where its
     random start did. `seed` defaults to the seed the run was trained with (result.seed).
     """
-    in_channels = nets.first_conv(result.model).in_channels
+    in_channels = anatomy.first_conv(result.model).in_channels
     env.seed_everything(result.seed if seed is None else seed)
     start = nets.build(result.name, in_channels=in_channels, image_size=result.image_size)
     return nn.functional.cosine_similarity(
-        nets._weights_of(start, layer), nets._weights_of(result.model, layer)
+        anatomy._weights_of(start, layer), anatomy._weights_of(result.model, layer)
     )
 
 

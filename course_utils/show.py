@@ -12,6 +12,31 @@ import time
 import warnings
 from collections.abc import Sequence
 
+# --- the course's one palette ------------------------------------------------------------------
+# Okabe & Ito's colours, which colour-blind readers can tell apart (Wong 2011, Nature Methods 8,
+# 441), by name; then the greys, and the red of a wrong answer. Every figure and diagram takes
+# its colours from here, and every chart gives a family the same colour.
+BLUE, VERMILION, GREEN, ORANGE = "#0072b2", "#d55e00", "#009e73", "#e69f00"
+PINK, SKY = "#cc79a7", "#56b4e9"
+GREY, LIGHT_GREY, DARK_GREY, INK, WRONG = "#999999", "#bbbbbb", "#555555", "#222222", "#c00000"
+RIGHT = "#007a4d"  # a darker green, for text on white
+# The order in which a figure's runs or series take colours.
+SERIES = (BLUE, VERMILION, GREEN, PINK, ORANGE, SKY, DARK_GREY)
+# One colour per family, the same in every chart; NiN's brown, ResNet-bottleneck's purple and
+# DenseNet's olive extend Okabe & Ito's eight (DenseNet's is Paul Tol's).
+FAMILY_COLORS = {
+    "LeNet5": DARK_GREY,
+    "AlexNet": ORANGE,
+    "VGG": SKY,
+    "NiN": "#8c510a",
+    "GoogLeNet": GREEN,
+    "ResNet": BLUE,
+    "ResNet-bottleneck": "#6a3d9a",
+    "ResNeXt": VERMILION,
+    "DenseNet": "#999933",
+    "wide ResNet": PINK,
+}
+
 
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (JupyterLab, classic Notebook, Colab, nbval)."""
@@ -111,7 +136,7 @@ def note(text: str) -> None:
 
         display(
             HTML(
-                '<div style="border-left:4px solid #e69f00;background:#fff8e6;'
+                f'<div style="border-left:4px solid {ORANGE};background:#fff8e6;'
                 f'color:#222;padding:6px 10px;margin:4px 0">{html.escape(text)}</div>'
             )
         )

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from . import env, show
+from . import anatomy, env, show
 from .augment import RandomShift
 from .show import Report
 
@@ -120,7 +120,7 @@ def _check_model_fits(model: nn.Module, images: torch.Tensor, labels: torch.Tens
             f"The {what} has {bad:,} pixels that are NaN or infinite; one is enough to turn every "
             "weight into NaN. Clean the images first, e.g. images.nan_to_num()."
         )
-    with env.evaluating(model) as dev:
+    with anatomy.evaluating(model) as dev:
         try:
             out = model(images[:2].to(dev))
         except RuntimeError as err:
@@ -146,14 +146,11 @@ def _check_training_output(model: nn.Module, images: torch.Tensor) -> None:
     The pass changes nothing: batch-norm statistics are put back and no gradient is kept.
     """
     buffers = {name: b.clone() for name, b in model.named_buffers()}
-    modes = [(m, m.training) for m in model.modules()]
-    model.train()
     try:
-        with torch.no_grad():
-            out = model(images.to(env.model_device(model)))
+        with anatomy.modes_kept(model), torch.no_grad():
+            model.train()
+            out = model(images.to(anatomy.model_device(model)))
     finally:
-        for m, mode in modes:
-            m.training = mode
         with torch.no_grad():
             for name, b in model.named_buffers():
                 b.copy_(buffers[name])
@@ -178,7 +175,7 @@ def _check_batches(model: nn.Module, n: int, batch_size: int) -> None:
 
 def _run_on(model: nn.Module, device: torch.device | str | None) -> nn.Module:
     """The model, moved to `device` first when one is given."""
-    if device is not None and env.model_device(model) != torch.device(device):
+    if device is not None and anatomy.model_device(model) != torch.device(device):
         model.to(device)
     return model
 
@@ -200,7 +197,7 @@ def predict(
 
 
 def _predict(model: nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
-    with env.evaluating(model) as dev:
+    with anatomy.evaluating(model) as dev:
         return torch.cat(
             [
                 torch.softmax(model(images[i : i + batch_size].to(dev)), dim=1).cpu()
@@ -211,7 +208,7 @@ def _predict(model: nn.Module, images: torch.Tensor, batch_size: int) -> torch.T
 
 def _correct(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int):
     """How many of `images` the model gets right, as a tensor on the model's device (no sync)."""
-    with env.evaluating(model) as dev:
+    with anatomy.evaluating(model) as dev:
         total = torch.zeros((), dtype=torch.long, device=dev)
         for i in range(0, len(images), batch_size):
             logits = model(images[i : i + batch_size].to(dev))

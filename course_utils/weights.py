@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import torch
 from torch import nn
 
-from . import download, env, images, show
+from . import anatomy, download, env, images, show
 
 _SAVED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
@@ -343,7 +343,7 @@ def classify(model: nn.Module, image, *, k: int = 15, preprocess=None) -> Predic
     x = preprocess(images._as_rgb(image))
     if not torch.is_tensor(x):
         raise ValueError(f"preprocess returned {type(x).__name__}, not a tensor")
-    with env.evaluating(model) as dev:
+    with anatomy.evaluating(model) as dev:
         probs = torch.softmax(model(x.unsqueeze(0).to(dev)), dim=1)[0].cpu()
     classes = weights.meta["categories"] if weights is not None else imagenet_classes()
     return Prediction(

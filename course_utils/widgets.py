@@ -20,9 +20,9 @@ from PIL import Image
 from torch import nn
 from torchvision.transforms.v2 import functional as F
 
-from . import env, fcn, nets, plots, show
+from . import anatomy, env, fcn, plots, show
+from .anatomy import activations
 from .augment import PCAColorAugmentation, crop, krizhevsky_square
-from .env import activations
 from .fcn import convolutionize, heatmap
 from .images import ImageLoadError, check_proportions, load_image, photo_input, sample_images
 from .train import as_tensors, predict
@@ -143,7 +143,7 @@ class DigitExplorer(_Friendly, W.VBox):
                 return
 
     def _predict(self, i: int) -> torch.Tensor:
-        with env.evaluating(self.model) as dev:
+        with anatomy.evaluating(self.model) as dev:
             return torch.softmax(self.model(self.images[i : i + 1].to(dev)), 1)[0].cpu()
 
     def show(self, i: int) -> None:
@@ -628,7 +628,7 @@ class DrawingPad(_Friendly, W.HBox):
     def predict(self) -> None:
         """Classify what is drawn now."""
         self.digit = mnist_style(self.ink)
-        with env.evaluating(self.model) as dev:
+        with anatomy.evaluating(self.model) as dev:
             self.probabilities = torch.softmax(self.model(self.digit[None].to(dev)), 1)[0].cpu()
         guess = int(self.probabilities.argmax())
         self.summary.value = f"LeNet5 says <b>{guess}</b> with {self.probabilities[guess]:.1%}"
@@ -714,7 +714,7 @@ class FamilyExplorer(_Friendly, _Watched, W.VBox):
         model = self.models[name]
         x = self.images[i : i + 1]
         probabilities = predict(model, x)[0]
-        layer = nets.last_conv(model)
+        layer = anatomy.last_conv(model)
         maps = activations(model, x, [layer])[layer][0]
         guess, label = int(probabilities.argmax()), int(self.labels[i])
         cam = None

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import course_utils as cu
-from course_utils import download, env, show
+from course_utils import anatomy, download, env, show
 
 
 def test_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
@@ -61,11 +61,11 @@ def test_note_prints_plain_text_outside_a_notebook(capsys):
 
 
 def test_model_device_with_parameters_buffers_or_nothing():
-    assert env.model_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
-    assert env.model_device(torch.nn.BatchNorm2d(3, affine=False)) == torch.device("cpu")
-    assert env.model_device(torch.nn.ReLU()) == torch.device("cpu")  # nothing to ask
+    assert anatomy.model_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
+    assert anatomy.model_device(torch.nn.BatchNorm2d(3, affine=False)) == torch.device("cpu")
+    assert anatomy.model_device(torch.nn.ReLU()) == torch.device("cpu")  # nothing to ask
     meta = torch.nn.Linear(2, 2, device="meta")
-    assert env.model_device(meta) == torch.device("meta")
+    assert anatomy.model_device(meta) == torch.device("meta")
 
 
 def test_evaluating_restores_each_submodule_even_after_an_error():
@@ -73,7 +73,7 @@ def test_evaluating_restores_each_submodule_even_after_an_error():
     model.train()
     model[1].eval()  # a frozen BatchNorm inside a training model must stay frozen
     with pytest.raises(RuntimeError, match="mat1 and mat2"):
-        with env.evaluating(model) as dev:
+        with anatomy.evaluating(model) as dev:
             assert dev == torch.device("cpu")
             assert not any(m.training for m in model.modules())
             assert not torch.is_grad_enabled()

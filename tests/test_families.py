@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import course_utils as cu
-from course_utils import fcn, lab, nets, race
+from course_utils import anatomy, fcn, lab, nets, race
 from course_utils.nets import FAMILIES, GAP_FAMILIES
 
 # --- parameter counts from the formulas, independently of the code that builds them -----------
@@ -435,10 +435,10 @@ def test_start_similarity_is_one_before_training_and_drops_with_it(cache, digits
 
 def test_first_filters_is_a_snapshot_not_a_view():
     model = nets.build("VGG")
-    before = nets.first_filters(model)
+    before = anatomy.first_filters(model)
     with torch.no_grad():
         next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)).weight.add_(1.0)
-    after = nets.first_filters(model)
+    after = anatomy.first_filters(model)
     torch.testing.assert_close(after, before + 1)  # the snapshot kept the old values
 
 
@@ -446,17 +446,17 @@ def test_start_similarity_of_any_layer(cache, digits):
     train = cu.data.subset(digits[0], 256, seed=0)
     test = cu.data.subset(digits[1], 128, seed=0)
     trained = race.train_family("VGG", train, test, epochs=1, device="cpu")
-    layers = nets.weight_layers(trained.model)
+    layers = anatomy.weight_layers(trained.model)
     assert [n for n, _ in layers] == [
         "features.0", "features.3", "features.5", "features.8", "features.10",
         "classifier.0", "classifier.3",
     ]  # fmt: skip
-    assert nets.last_conv(trained.model) == "features.10"
+    assert anatomy.last_conv(trained.model) == "features.10"
     first = race.start_similarity(trained)
     torch.testing.assert_close(first, race.start_similarity(trained, layer="features.0"))
     last = race.start_similarity(trained, layer=-1)
     assert last.shape == (10,) and (last < 0.9999).all()  # the classifier's ten rows moved
-    conv = race.start_similarity(trained, layer=nets.last_conv(trained.model))
+    conv = race.start_similarity(trained, layer=anatomy.last_conv(trained.model))
     assert conv.shape == (32,)
     # Before training: exactly 1 for every layer.
     cu.seed_everything(0)

@@ -254,7 +254,7 @@ def test_batchnorm_statistics_and_modes_are_left_as_they_were():
     rng = torch.get_rng_state()
     fcn = cu.convolutionize(model, (3, 12, 12))
     _assert_unchanged(model, before)
-    with cu.env.evaluating(model), cu.env.evaluating(fcn):
+    with cu.anatomy.evaluating(model), cu.anatomy.evaluating(fcn):
         torch.testing.assert_close(fcn(x).flatten(1), model(x), rtol=1e-4, atol=1e-5)
     assert torch.equal(torch.get_rng_state(), rng)  # no draw from the global generator either
     assert fcn.training and all(m.training for m in fcn.modules())  # the model's mode

@@ -22,6 +22,7 @@ FLOOR_NAMES = {GROUND: "ground", TOOL: "tool", LECTURE: "lecture", FACE: "face"}
 
 # Each module's floor. A new module goes here, and in CONTRIBUTING.md's table.
 FLOORS = {
+    "anatomy": GROUND,
     "env": GROUND,
     "show": GROUND,
     "download": TOOL,
