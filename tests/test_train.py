@@ -444,3 +444,17 @@ def test_train_epoch_is_the_ten_line_loop_of_notebook_01(digits):
     data = TensorDataset(x, y)
     cu.fit(fitted, data, test, epochs=2, quiet=True, device="cpu")
     torch.testing.assert_close(fitted.state_dict(), model.state_dict(), rtol=0, atol=0)
+
+
+def test_cached_runs_are_fingerprinted_with_the_recipe(digits, monkeypatch):
+    from course_utils import families
+
+    recipe = families._recipe()
+    assert recipe["lr"] == 0.002 and recipe["augment"] == "RandomShift(pixels=1)"
+    assert recipe["version"] == families.RECIPE_VERSION and "epochs" not in recipe
+    train = cu.data.subset(digits[0], 64)
+    before = families.run_fingerprint(train, epochs=1, seed=0)
+    monkeypatch.setattr(families, "_FINGERPRINTS", {})
+    monkeypatch.setattr(cu.train, "RECIPE", dataclasses.replace(cu.train.RECIPE, lr=1e-3))
+    assert families._recipe()["lr"] == 0.001
+    assert families.run_fingerprint(train, epochs=1, seed=0) != before
