@@ -1,11 +1,12 @@
 """fit() against a bare hand-written loop and the usual per-sample pipeline, per device.
 
-Three ways to train LeNet5 on the shipped MNIST digits, all with the same model, batch size,
-optimizer (AdamW, fused on CUDA, as fit uses) and device, timed over the training steps only,
-in this one run, with one untimed warm-up epoch each, best of two interleaved rounds:
+Three ways to train LeNet5 on the shipped MNIST digits, all with the same model, device and
+recipe (cu.train.RECIPE, which fit trains with: batch size, AdamW, fused on CUDA as in fit, its
+learning rate, weight decay and schedule), timed over the training steps only, in this one run,
+with one untimed warm-up epoch each, best of two interleaved rounds:
 
-- the bare loop: batches cut from tensors on the device, augmented as fit does, nothing else
-  (no progress, no history). fit's own bookkeeping costs what fit loses against it.
+- the bare loop: batches cut from tensors on the device, augmented as the recipe says, nothing
+  else (no progress, no history). fit's own bookkeeping costs what fit loses against it.
 - the DataLoader pipeline most tutorials write: PIL images, ToTensor and Normalize per sample,
   batched by a DataLoader (0 and 2 worker processes), each batch copied to the device.
 - course_utils.fit, which reads the losses back from the device once per epoch.
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import math
 import time
 
 import torch
@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 import course_utils as cu
-from course_utils.train import DEFAULT_AUGMENT, optimizer_for
+from course_utils.train import RECIPE, optimizer_for, scheduler_for
 
 
 class PILDigits(Dataset):
@@ -58,11 +58,8 @@ def _sync(device: torch.device) -> None:
 
 def _train(batches, model, device: torch.device, epochs: int, steps_per_epoch: int) -> float:
     """Images per second over `epochs` timed epochs (after one warm-up) of `batches()`."""
-    optimizer = optimizer_for(model, 2e-3, 0.05, device)
-    total = (epochs + 1) * steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / total))
-    )
+    optimizer = optimizer_for(model, RECIPE.lr, RECIPE.weight_decay, device)
+    scheduler = scheduler_for(optimizer, RECIPE.schedule, (epochs + 1) * steps_per_epoch)
     loss_fn = nn.CrossEntropyLoss()
     seen, seconds = 0, 0.0
     for epoch in range(epochs + 1):  # epoch 0 warms up (kernels, workers); not timed
@@ -85,12 +82,13 @@ def _train(batches, model, device: torch.device, epochs: int, steps_per_epoch: i
 def bare_loop(train, device: torch.device, epochs: int, batch_size: int) -> float:
     x, y = train.images.to(device), train.labels.to(device)
     n = len(y)
+    augment = RECIPE.augment if RECIPE.augment is not None else (lambda batch: batch)
 
     def batches():
         order = torch.randperm(n, device=device)
         for b in range(0, n, batch_size):
             idx = order[b : b + batch_size]
-            yield DEFAULT_AUGMENT(x[idx]), y[idx]
+            yield augment(x[idx]), y[idx]
 
     steps = -(-n // batch_size)
     return _train(batches, cu.LeNet5().to(device).train(), device, epochs, steps)
@@ -135,7 +133,7 @@ def devices() -> list[torch.device]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=RECIPE.batch_size)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     with contextlib.redirect_stdout(io.StringIO()):

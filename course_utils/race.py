@@ -84,18 +84,16 @@ _FINGERPRINTS: dict[tuple, str] = {}
 
 
 def _recipe() -> dict:
-    """fit's defaults, which train_family trains with: a change to any makes a new run."""
-    import inspect
+    """The recipe that train_family trains with (fit's, cu.train.RECIPE), as plain values: a
+    change to any field makes a new run. Epochs are left out: the run's name holds its own."""
+    from .train import RECIPE
 
-    def plain(value):
-        text = repr(value)
-        return getattr(value, "__qualname__", type(value).__name__) if " at 0x" in text else text
-
-    params = inspect.signature(fit).parameters.values()
-    recipe = {p.name: plain(p.default) for p in params if p.default is not inspect.Parameter.empty}
-    for shown in ("device", "live", "quiet"):  # where and how it reports, not what it learns
-        recipe.pop(shown, None)
-    return {"version": RECIPE_VERSION, **recipe}
+    recipe = {f.name: getattr(RECIPE, f.name) for f in dataclasses.fields(RECIPE)}
+    del recipe["epochs"]
+    text = repr(recipe["augment"])  # e.g. RandomShift(pixels=1); a function by its name
+    if " at 0x" in text:
+        text = getattr(recipe["augment"], "__qualname__", type(recipe["augment"]).__name__)
+    return {"version": RECIPE_VERSION, **recipe, "augment": text}
 
 
 def run_fingerprint(train: Dataset, *, epochs: int, seed: int) -> str:

@@ -2,6 +2,10 @@
 
 A tool (imports the ground, augment and plots). Home of notebook 01 (LeNet5 trained live); 06,
 08 and 09 train with it too.
+
+The course's training recipe is one frozen dataclass, RECIPE (a Recipe): fit's defaults, printed
+in notebook 01, shared by the benchmarks and fingerprinted by the families race's cache. The
+epoch's loop, train_epoch, is the one that notebook 01 writes out and checks against fit.
 """
 
 from __future__ import annotations
@@ -289,8 +293,103 @@ class _Reporter:
             self.bar.close()
 
 
-# The course's recipe for LeNet5 on the shipped digits: random shifts of up to one pixel.
+# The course's augmentation for LeNet5 on the shipped digits: random shifts of up to one pixel.
 DEFAULT_AUGMENT = RandomShift(1)
+
+Augment = Callable[[torch.Tensor], torch.Tensor]
+SCHEDULES = ("cosine", "constant")
+OPTIMIZERS = ("AdamW",)
+
+
+def _describe(value: object) -> str:
+    """A value as a short, stable string: its repr, or its name when the repr is an address."""
+    text = repr(value)
+    return getattr(value, "__qualname__", type(value).__name__) if " at 0x" in text else text
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How fit() trains: the optimiser and its settings, the schedule, the augmentation, and
+    how many epochs of how large batches. RECIPE is the course's; fit's defaults are its own.
+
+    A variant is dataclasses.replace(RECIPE, lr=1e-3) or fit(..., lr=1e-3). Every field is
+    checked here, so a wrong value fails at once, with its name. `schedule` is "cosine" (the
+    learning rate falls from `lr` to 0 along a half cosine over all the training steps,
+    Loshchilov & Hutter 2017) or "constant"; `augment` maps a batch of images (N × C × H × W,
+    on the device) to a new one, and None trains on the images as they are.
+    """
+
+    optimizer: str = "AdamW"
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    schedule: str = "cosine"
+    augment: Augment | None = DEFAULT_AUGMENT
+    epochs: int = 15
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}.")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be 'cosine' or 'constant', not {self.schedule!r}.")
+        if self.augment is not None and not callable(self.augment):
+            raise TypeError(
+                f"augment must map a batch to a batch, or be None, not {self.augment!r}"
+            )
+        set_ = object.__setattr__  # the dataclass is frozen: values are normalised only here
+        set_(self, "lr", _number("lr", self.lr, positive=True))
+        set_(self, "weight_decay", _number("weight_decay", self.weight_decay, positive=False))
+        set_(self, "epochs", _whole("epochs", self.epochs))
+        set_(self, "batch_size", _whole("batch_size", self.batch_size))
+
+    def __str__(self) -> str:
+        schedule = {"cosine": "from lr to 0 along a half cosine", "constant": "lr throughout"}
+        augment = "None (the images as they are)" if self.augment is None else self.augment
+        rows = {
+            "optimizer": f"{self.optimizer}, with the cross-entropy loss",
+            "lr": f"{self.lr:g}",
+            "weight_decay": f"{self.weight_decay:g}",
+            "schedule": f"{self.schedule} ({schedule[self.schedule]})",
+            "augment": _describe(augment),
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+        }
+        return "Recipe\n" + "\n".join(f"  {name:<13}{value}" for name, value in rows.items())
+
+
+def _number(name: str, value: object, *, positive: bool) -> float:
+    """A finite float, above 0 (`positive`) or at least 0; else an error naming `value`."""
+    kind = "a positive" if positive else "a non-negative"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be {kind} number, such as 0.002, not {value!r}.")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be {kind} finite number, not {value!r}.")
+    return float(value)
+
+
+def _whole(name: str, value: object) -> int:
+    """A whole number of at least 1 (3.0 is taken as 3); else an error naming `value`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if not (isinstance(value, float) and value.is_integer()):
+            raise TypeError(f"{name} must be a whole number, such as 3, not {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value!r}.")
+    return int(value)
+
+
+# The course's recipe: fit's defaults. With it, fit(LeNet5(), train, test) trains for 15
+# epochs and reaches 97.5% or more on the shipped digits.
+RECIPE = Recipe()
+
+
+class _FromRecipe:
+    """fit's default for `augment`: the recipe's (None there already means no augmentation)."""
+
+    def __repr__(self) -> str:
+        return "recipe.augment"
+
+
+_RECIPE_AUGMENT = _FromRecipe()
 
 
 def optimizer_for(model: nn.Module, lr: float, weight_decay: float, dev: torch.device):
@@ -299,42 +398,87 @@ def optimizer_for(model: nn.Module, lr: float, weight_decay: float, dev: torch.d
     return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, **extra)
 
 
-def fit(
-    model: nn.Module,
-    train: Dataset,
-    test: Dataset,
-    *,
-    epochs: int,
-    batch_size: int = 32,
-    lr: float = 2e-3,
-    device: torch.device | str | None = None,
-    live: bool = True,
-    schedule: str = "cosine",
-    weight_decay: float = 0.05,
-    augment: Callable[[torch.Tensor], torch.Tensor] | None = DEFAULT_AUGMENT,
-    quiet: bool = False,
-) -> History:
-    """Train `model` with AdamW and cross-entropy; evaluate on `test` after every epoch.
+def scheduler_for(optimizer: torch.optim.Optimizer, schedule: str, steps: int):
+    """The learning-rate schedule over `steps` optimizer steps, stepped after each of them:
+    "cosine" falls from lr to 0 along a half cosine, "constant" keeps lr."""
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=0)
+    if schedule == "constant":
+        return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+    raise ValueError(f"schedule must be 'cosine' or 'constant', not {schedule!r}")
 
-    The defaults are the course's recipe: batch 32, AdamW at 2e-3 with weight decay 0.05, the
-    learning rate falling to zero along a half cosine (schedule="cosine", Loshchilov & Hutter
-    2017; "constant" keeps it), and random shifts of up to one pixel. With them,
-    fit(LeNet5(), train, test, epochs=15) reaches 97.5% or more on the shipped digits.
-    `augment` maps each training batch (N × C × H × W, on the device) to a new one; None
-    trains on the images as they are. The model is moved to `device` (default: cu.device())
-    and stays there; the data are moved there once. live=False prints a line per epoch
-    instead of the live plot; quiet=True prints nothing.
+
+def train_epoch(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    *,
+    batch_size: int,
+    augment: Augment | None,
+    on_batch: Callable[[torch.Tensor, int], None] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass over `x`, `y` (on the model's device) in a random order: the loop of notebook 01.
+
+    Returns each batch's loss and the number of correct answers, left on the device: reading
+    them back every batch would make the CPU wait for the GPU at each step. A NaN or infinite
+    loss stops training at its batch, before its step: on the CPU, where nothing is queued, each
+    loss is checked as it comes, and its value fills the rest of the losses. An optimizer that
+    can skip a step on the device (the fused AdamW fit uses on CUDA: optimizer.found_inf, as
+    torch's GradScaler sets it) is told to skip every step from that batch on, so that no batch
+    waits for the device. Any other device and optimizer: see _weights_to_restore.
     """
-    if schedule not in ("cosine", "constant"):
-        raise ValueError(f"schedule must be 'cosine' or 'constant', not {schedule!r}")
-    for what, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            if isinstance(value, float) and value.is_integer():
-                continue  # epochs=3.0: a whole number, taken as 3
-            raise TypeError(f"{what} must be a whole number, such as 3, not {value!r}.")
-    epochs, batch_size = int(epochs), int(batch_size)
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be at least 1, got {epochs} and {batch_size}")
+    loss_fn = nn.CrossEntropyLoss()
+    gated = _skips_steps_when_told(optimizer)
+    check_each = x.device.type == "cpu" and not gated
+    stopped = torch.zeros((), device=x.device)  # 1 from the first non-finite loss on
+    losses = torch.zeros(_batches(len(y), batch_size), device=x.device)
+    correct = torch.zeros((), device=x.device, dtype=torch.long)
+    model.train()
+    order = torch.randperm(len(y), device=x.device)
+    for b in range(len(losses)):
+        idx = order[b * batch_size : (b + 1) * batch_size]
+        logits = model(x[idx] if augment is None else augment(x[idx]))
+        loss = loss_fn(logits, y[idx])
+        if check_each and not torch.isfinite(loss):
+            losses[b:] = loss.detach()
+            break  # before its step: the model keeps the weights from before it
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if gated:
+            stopped = torch.maximum(stopped, (~torch.isfinite(loss.detach())).float())
+            optimizer.found_inf = stopped  # read by the fused step, on the device
+        optimizer.step()
+        scheduler.step()
+        losses[b] = loss.detach()
+        correct += (logits.argmax(1) == y[idx]).sum()
+        if on_batch is not None:
+            on_batch(losses, b + 1)
+    return losses, correct
+
+
+def _batches(n: int, batch_size: int) -> int:
+    return (n + batch_size - 1) // batch_size
+
+
+def _skips_steps_when_told(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether the optimizer's step reads optimizer.found_inf on the device (fused AdamW)."""
+    return bool(getattr(optimizer, "_step_supports_amp_scaling", False))
+
+
+def _weights_to_restore(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict | None:
+    """A copy of the weights where train_epoch cannot stop a non-finite loss at its batch (off
+    the CPU, with an optimizer that cannot skip a step): the model then keeps the epoch's start.
+    """
+    if _skips_steps_when_told(optimizer) or anatomy.model_device(model).type == "cpu":
+        return None
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _checked_data(model: nn.Module, train: Dataset, test: Dataset, batch_size: int, device):
+    """Everything that would fail only once training has started, checked first; then the
+    device, and the training and test tensors on it: (dev, x, y, x_test, y_test)."""
     x, y = as_tensors(train, "training set")
     x_test, y_test = as_tensors(test, "test set")
     dev = torch.device(device) if device is not None else env.device()
@@ -342,84 +486,100 @@ def fit(
     _check_model_fits(model, x, y, "training set")
     _check_model_fits(model, x_test, y_test, "test set")
     _check_batches(model, len(y), batch_size)
-
     # Cutting batches out of one tensor on the device replaces a DataLoader's per-sample work.
-    x, y, x_test, y_test = x.to(dev), y.to(dev), x_test.to(dev), y_test.to(dev)
-    optimizer = optimizer_for(model, lr, weight_decay, dev)
-    loss_fn = nn.CrossEntropyLoss()
-    batches = (len(y) + batch_size - 1) // batch_size
-    steps = epochs * batches if schedule == "cosine" else 0
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)) if steps else 1.0
-    )
-    sizes = torch.full((batches,), float(batch_size), device=dev)
-    sizes[-1] = len(y) - batch_size * (batches - 1)  # the last batch may be smaller
-    history = History(device=str(dev), planned_epochs=epochs)
+    return dev, x.to(dev), y.to(dev), x_test.to(dev), y_test.to(dev)
+
+
+def _with_changes(recipe: Recipe, augment, **changes) -> Recipe:
+    """`recipe` with fit's keywords that were given (not None) in place of its own values."""
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a cu.train.Recipe, not {type(recipe).__name__}.")
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if augment is not _RECIPE_AUGMENT:
+        changes["augment"] = augment
+    return dataclasses.replace(recipe, **changes) if changes else recipe
+
+
+def fit(
+    model: nn.Module,
+    train: Dataset,
+    test: Dataset,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    device: torch.device | str | None = None,
+    live: bool = True,
+    schedule: str | None = None,
+    weight_decay: float | None = None,
+    augment: Augment | None | _FromRecipe = _RECIPE_AUGMENT,
+    quiet: bool = False,
+    recipe: Recipe = RECIPE,
+) -> History:
+    """Train `model` as `recipe` says (AdamW, cross-entropy); evaluate on `test` every epoch.
+
+    The default is the course's recipe, RECIPE: batch 32, AdamW at 2e-3 with weight decay
+    0.05, the learning rate falling to zero along a half cosine, shifts of up to one pixel, 15
+    epochs; fit(LeNet5(), train, test, epochs=15) reaches 97.5% or more on the shipped digits.
+    Each of epochs, batch_size, lr, schedule, weight_decay and augment, when given, replaces
+    the recipe's (augment=None: no augmentation). The model is moved to `device` (default:
+    cu.device()) and stays there; the data are moved there once. The history is returned and
+    kept as model.fit_history. live=False prints a line per epoch instead of the live plot;
+    quiet=True prints nothing.
+    """
+    given = dict(epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule)
+    recipe = _with_changes(recipe, augment, weight_decay=weight_decay, **given)
+    dev, x, y, x_test, y_test = _checked_data(model, train, test, recipe.batch_size, device)
+    batches = _batches(len(y), recipe.batch_size)
+    optimizer = optimizer_for(model, recipe.lr, recipe.weight_decay, dev)
+    scheduler = scheduler_for(optimizer, recipe.schedule, recipe.epochs * batches)
+    history = History(device=str(dev), planned_epochs=recipe.epochs)
     model.fit_history = history  # what save_trained records, also when training stops early
-    reporter = _Reporter(history, epochs, batches, live, quiet)
+    reporter = _Reporter(history, recipe.epochs, batches, live, quiet)
     train_seconds = 0.0
-    # A NaN or infinite loss stops training at its batch, before its step. On the CPU nothing
-    # is queued, so each loss is checked as it comes, for free. An optimizer that can skip a
-    # step on the device (AdamW's fused kernel, which fit uses on CUDA: optimizer.found_inf, as
-    # torch's GradScaler sets it) is told to skip every step from that batch on, so that no
-    # batch waits for the device; the epoch's one read then finds the batch. Any other keeps
-    # the weights from the epoch's start, put back at the epoch's end.
-    gated = bool(getattr(optimizer, "_step_supports_amp_scaling", False))
-    check_each = dev.type == "cpu" and not gated
     try:
-        for _ in range(epochs):
+        for _ in range(recipe.epochs):
             start = time.perf_counter()
-            good = None
-            if not (gated or check_each):
-                good = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            stopped = torch.zeros((), device=dev)  # 1 from the first non-finite loss on
-            model.train()
-            order = torch.randperm(len(y), device=dev)
-            # Losses and hits stay on the device: reading them back every batch would make
-            # the CPU wait for the GPU at each step.
-            losses = torch.zeros(batches, device=dev)
-            correct = torch.zeros((), device=dev, dtype=torch.long)
-            for b in range(batches):
-                idx = order[b * batch_size : (b + 1) * batch_size]
-                batch = x[idx] if augment is None else augment(x[idx])
-                logits = model(batch)
-                loss = loss_fn(logits, y[idx])
-                if check_each and not torch.isfinite(loss):
-                    losses[b:] = loss.detach()
-                    break  # before its step: the model keeps the weights from before it
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if gated:
-                    stopped = torch.maximum(stopped, (~torch.isfinite(loss.detach())).float())
-                    optimizer.found_inf = stopped  # read by the fused step, on the device
-                optimizer.step()
-                scheduler.step()
-                losses[b] = loss.detach()
-                correct += (logits.argmax(1) == y[idx]).sum()
-                reporter.batch(losses, b + 1)
+            good = _weights_to_restore(model, optimizer)
+            losses, correct = train_epoch(
+                model, x, y, optimizer, scheduler,
+                batch_size=recipe.batch_size, augment=recipe.augment, on_batch=reporter.batch,
+            )  # fmt: skip
             epoch_losses = losses.tolist()  # the epoch's one wait for the device
-            _stop_if_not_finite(model, good, epoch_losses, history, lr)
-            history.batch_loss += epoch_losses
+            _stop_if_not_finite(model, good, epoch_losses, history, recipe.lr)
             train_seconds += time.perf_counter() - start
-            history.train_loss.append((losses * sizes).sum().item() / len(y))
-            history.train_accuracy.append(correct.item() / len(y))
+            _record_training(history, epoch_losses, correct.item(), recipe.batch_size, len(y))
+            history.images_per_second = len(y) * len(history.train_loss) / train_seconds
             history.test_accuracy.append(_correct(model, x_test, y_test, 1000).item() / len(y_test))
             history.epoch_seconds.append(time.perf_counter() - start)
-            history.images_per_second = len(y) * history.epochs / train_seconds
             reporter.epoch()
     except KeyboardInterrupt:
-        # Keep the model and what was measured, say so, and let the interrupt through, so that
-        # the rest of the cell and the cells queued after it do not run.
-        history.interrupted = True
-        show.note(
-            f"Training stopped by the user after {history.epochs} of {epochs} epochs. The model "
-            "keeps what it learned; its history is model.fit_history, marked as interrupted."
-        )
-        raise
+        _say_interrupted(history)
+        raise  # let it through: the rest of the cell and the cells queued after it must not run
     finally:
         reporter.close()
         model.eval()
     return history
+
+
+def _record_training(
+    history: History, losses: list[float], correct: int, batch_size: int, n: int
+) -> None:
+    """An epoch's training measures: its batches' losses, their mean over the `n` images (the
+    last batch may be smaller) and the fraction right."""
+    sizes = [min(batch_size, n - b * batch_size) for b in range(len(losses))]
+    history.batch_loss += losses
+    history.train_loss.append(sum(v * s for v, s in zip(losses, sizes, strict=True)) / n)
+    history.train_accuracy.append(correct / n)
+
+
+def _say_interrupted(history: History) -> None:
+    """The user pressed the interrupt button: mark the history, and say what the model keeps."""
+    history.interrupted = True
+    show.note(
+        f"Training stopped by the user after {history.epochs} of {history.planned_epochs} epochs. "
+        "The model keeps what it learned; its history is model.fit_history, marked as interrupted."
+    )
 
 
 def _stop_if_not_finite(

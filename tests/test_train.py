@@ -1,3 +1,6 @@
+import dataclasses
+import inspect
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -8,6 +11,7 @@ from torch.utils.data import TensorDataset
 from torchvision import models as tvm
 
 import course_utils as cu
+from course_utils import race
 
 
 def test_fit_learns_the_shipped_digits(digits, capsys):
@@ -275,3 +279,174 @@ def test_common_mistakes_get_a_message_before_training(digits):
     with pytest.raises(cu.train.TrainingError, match="last batch holds one image.*batch size"):
         cu.fit(with_bn, odd, test, epochs=1, quiet=True)
     assert with_bn.features[1].num_batches_tracked == 0  # the checks trained nothing
+
+
+# --- the recipe: one frozen dataclass, fit's defaults ------------------------------------------
+
+
+def test_the_course_recipe_is_one_frozen_dataclass_that_prints_and_makes_variants():
+    recipe = cu.train.RECIPE
+    assert isinstance(recipe, cu.train.Recipe)
+    assert recipe.optimizer == "AdamW" and recipe.schedule == "cosine"
+    numbers = (recipe.lr, recipe.weight_decay, recipe.epochs, recipe.batch_size)
+    assert numbers == (0.002, 0.05, 15, 32)
+    assert isinstance(recipe.augment, cu.augment.RandomShift) and recipe.augment.pixels == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        recipe.lr = 0.1
+    lines = str(recipe).splitlines()  # one field a line, as notebook 01 prints it
+    assert "  lr           0.002" in lines and "  epochs       15" in lines
+    assert "  augment      RandomShift(pixels=1)" in lines
+    assert "lr=0.002" in repr(recipe)
+    slower = dataclasses.replace(recipe, lr=1e-3, augment=None)
+    assert (slower.lr, slower.augment, slower.epochs) == (1e-3, None, 15)
+    assert recipe.lr == 0.002 and "None (the images as they are)" in str(slower)
+    assert dataclasses.replace(recipe, epochs=3.0, lr=1).epochs == 3  # whole numbers are taken
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        ({"schedule": "step"}, ValueError, "schedule must be 'cosine' or 'constant', not 'step'"),
+        ({"lr": 0}, ValueError, "lr must be a positive finite number, not 0"),
+        ({"lr": -0.1}, ValueError, "lr must be a positive finite number, not -0.1"),
+        ({"lr": float("nan")}, ValueError, "lr must be a positive finite number, not nan"),
+        ({"lr": "2e-3"}, TypeError, "lr must be a positive number, such as 0.002, not '2e-3'"),
+        ({"weight_decay": -1}, ValueError, "weight_decay must be a non-negative finite number"),
+        ({"epochs": 0}, ValueError, "epochs must be at least 1, not 0"),
+        ({"batch_size": 2.5}, TypeError, "batch_size must be a whole number, such as 3, not 2.5"),
+        ({"epochs": True}, TypeError, "epochs must be a whole number, such as 3, not True"),
+        ({"optimizer": "SGD"}, ValueError, "optimizer must be one of \\('AdamW',\\), not 'SGD'"),
+        ({"augment": 1}, TypeError, "augment must map a batch to a batch, or be None, not 1"),
+    ],
+)
+def test_a_bad_recipe_is_refused_naming_the_value(change, error, message):
+    with pytest.raises(error, match=message):
+        dataclasses.replace(cu.train.RECIPE, **change)
+
+
+def _recorded_lrs(monkeypatch) -> list:
+    """Makes fit note ("built", lr, weight_decay) when it builds its optimizer, then the
+    learning rate at every step that the optimizer takes."""
+    lrs: list = []
+    build = cu.train.optimizer_for
+
+    def recording(model, lr, weight_decay, dev):
+        optimizer = build(model, lr, weight_decay, dev)
+        optimizer.register_step_pre_hook(lambda opt, *_: lrs.append(opt.param_groups[0]["lr"]))
+        lrs.append(("built", lr, weight_decay))
+        return optimizer
+
+    monkeypatch.setattr(cu.train, "optimizer_for", recording)
+    return lrs
+
+
+def test_fit_takes_its_defaults_from_the_recipe(digits, monkeypatch):
+    train, test = digits
+    parameters = inspect.signature(cu.fit).parameters
+    assert parameters["recipe"].default is cu.train.RECIPE
+    lrs = _recorded_lrs(monkeypatch)
+    shifted = []
+    shift = cu.augment.RandomShift.forward
+    monkeypatch.setattr(
+        cu.augment.RandomShift,
+        "forward",
+        lambda self, x: shifted.append(self.pixels) or shift(self, x),
+    )
+    history = cu.fit(cu.LeNet5(), cu.data.subset(train, 40), test, quiet=True)
+    assert history.planned_epochs == history.epochs == 15  # the recipe's epochs
+    assert len(history.batch_loss) == 15 * 2  # the recipe's batches of 32: 32 + 8
+    assert lrs[0] == ("built", 0.002, 0.05) and lrs[1] == 0.002 and len(lrs) == 1 + 30
+    assert shifted == [1] * 30  # the recipe's one-pixel shifts, on every batch
+
+
+def test_fit_trains_as_a_changed_recipe_says_and_its_keywords_change_the_recipe(
+    digits, monkeypatch
+):
+    train, test = digits
+    small = cu.data.subset(train, 40)
+    seen = []
+
+    def counted(batch):
+        seen.append(len(batch))
+        return batch
+
+    recipe = dataclasses.replace(
+        cu.train.RECIPE, lr=1e-3, weight_decay=0.0, schedule="constant", augment=counted,
+        epochs=2, batch_size=8,
+    )  # fmt: skip
+    lrs = _recorded_lrs(monkeypatch)
+    history = cu.fit(cu.LeNet5(), small, test, quiet=True, recipe=recipe)
+    assert history.epochs == 2 and len(history.batch_loss) == 2 * 5
+    assert seen == [8] * 10  # the recipe's augmentation, on batches of its size
+    assert lrs[0] == ("built", 1e-3, 0.0) and lrs[1:] == [1e-3] * 10  # constant
+    del lrs[:], seen[:]
+    history = cu.fit(cu.LeNet5(), small, test, quiet=True, recipe=recipe, lr=5e-4, augment=None)
+    assert lrs[0] == ("built", 5e-4, 0.0) and seen == [] and history.epochs == 2
+    with pytest.raises(TypeError, match="recipe must be a cu.train.Recipe"):
+        cu.fit(cu.LeNet5(), small, test, quiet=True, recipe={"lr": 1e-3})
+
+
+@pytest.mark.parametrize("epochs, n, batch_size", [(2, 40, 8), (3, 33, 16)])
+def test_the_cosine_schedule_falls_to_zero_over_all_the_steps(
+    digits, monkeypatch, epochs, n, batch_size
+):
+    """lr_t = ½(1 + cos(πt/T))·lr at step t of T = epochs × batches (Loshchilov & Hutter)."""
+    train, test = digits
+    lrs = _recorded_lrs(monkeypatch)
+    cu.fit(cu.LeNet5(), cu.data.subset(train, n), test, epochs=epochs, batch_size=batch_size,
+           quiet=True)  # fmt: skip
+    steps = epochs * -(-n // batch_size)
+    factors = [lr / 0.002 for lr in lrs[1:]]
+    assert len(factors) == steps
+    for t, factor in enumerate(factors):
+        assert abs(factor - 0.5 * (1 + math.cos(math.pi * t / steps))) < 1e-6, (t, factor)
+    optimizer = torch.optim.AdamW(cu.LeNet5().parameters(), lr=0.002)
+    scheduler = cu.train.scheduler_for(optimizer, "cosine", steps)
+    assert isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR)
+    for _ in range(steps):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == 0.0  # zero after the last step
+
+
+def test_train_epoch_is_the_ten_line_loop_of_notebook_01(digits):
+    """fit's epoch, against the loop written out: the same weights, to the last bit."""
+    train, test = digits
+    recipe = cu.train.RECIPE
+    x, y = train.images[:96], train.labels[:96]
+    cu.seed_everything(0)
+    model = cu.LeNet5()
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=2 * 3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    model.train()
+    for _ in range(2):
+        order = torch.randperm(len(y))
+        for i in range(0, len(y), recipe.batch_size):
+            idx = order[i : i + recipe.batch_size]
+            loss = loss_fn(model(recipe.augment(x[idx])), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+    cu.seed_everything(0)
+    fitted = cu.LeNet5()
+    data = TensorDataset(x, y)
+    cu.fit(fitted, data, test, epochs=2, quiet=True, device="cpu")
+    torch.testing.assert_close(fitted.state_dict(), model.state_dict(), rtol=0, atol=0)
+
+
+def test_cached_runs_are_fingerprinted_with_the_recipe(digits, monkeypatch):
+    from course_utils import families
+
+    recipe = race._recipe()
+    assert recipe["lr"] == 0.002 and recipe["augment"] == "RandomShift(pixels=1)"
+    assert recipe["version"] == race.RECIPE_VERSION and "epochs" not in recipe
+    train = cu.data.subset(digits[0], 64)
+    before = race.run_fingerprint(train, epochs=1, seed=0)
+    monkeypatch.setattr(families, "_FINGERPRINTS", {})
+    monkeypatch.setattr(cu.train, "RECIPE", dataclasses.replace(cu.train.RECIPE, lr=1e-3))
+    assert race._recipe()["lr"] == 0.001
+    assert race.run_fingerprint(train, epochs=1, seed=0) != before
