@@ -439,14 +439,12 @@ def test_train_epoch_is_the_ten_line_loop_of_notebook_01(digits):
 
 
 def test_cached_runs_are_fingerprinted_with_the_recipe(digits, monkeypatch):
-    from course_utils import families
-
     recipe = race._recipe()
     assert recipe["lr"] == 0.002 and recipe["augment"] == "RandomShift(pixels=1)"
     assert recipe["version"] == race.RECIPE_VERSION and "epochs" not in recipe
     train = cu.data.subset(digits[0], 64)
     before = race.run_fingerprint(train, epochs=1, seed=0)
-    monkeypatch.setattr(families, "_FINGERPRINTS", {})
+    monkeypatch.setattr(race, "_FINGERPRINTS", {})
     monkeypatch.setattr(cu.train, "RECIPE", dataclasses.replace(cu.train.RECIPE, lr=1e-3))
     assert race._recipe()["lr"] == 0.001
     assert race.run_fingerprint(train, epochs=1, seed=0) != before
