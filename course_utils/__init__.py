@@ -47,11 +47,14 @@ env.fit_threads()
 
 
 def __getattr__(name: str):
-    # widgets pulls in ipywidgets; load it on first use so that scripts stay light.
-    if name == "widgets":
-        import importlib
+    # widgets pulls in ipywidgets; load it on first use so that scripts stay light. exercises
+    # too, so that `python -m course_utils.exercises` runs it once, as __main__.
+    import importlib
 
+    if name == "widgets":
         return importlib.import_module(".widgets", __name__)
+    if name == "exercises":
+        return importlib.import_module(".exercises", __name__)
     raise AttributeError(f"module 'course_utils' has no attribute {name!r}")
 
 
@@ -80,6 +83,7 @@ __all__ = [
     "doctor",
     "evaluate",
     "evaluating",
+    "exercises",  # noqa: F822 - loaded on first use by __getattr__ above
     "fcn",
     "fit",
     "imagenet_classes",

@@ -1,7 +1,7 @@
 """Pickers and explorers. The only module that imports ipywidgets.
 
 A face (imports anything below it); nothing imports it but `cu.widgets`, loaded on first use.
-Serves notebooks 01-04 and 09.
+Serves notebooks 01-04 and 09, and the predict-then-run questions of 01-09 (`prediction`).
 
 They work with ipywidgets 7.7 (Colab's) and 8.x, and with models on any device: the model stays
 where it is, inputs go to it, and what is shown comes back to the CPU.
@@ -742,3 +742,20 @@ class FamilyExplorer(_Friendly, _Watched, W.VBox):
 def family_explorer(models: dict, dataset, **kwargs) -> FamilyExplorer:
     """A FamilyExplorer over `dataset` (see FamilyExplorer)."""
     return FamilyExplorer(models, dataset, **kwargs)
+
+
+class Prediction(_Friendly, W.RadioButtons):
+    """A choice that commits a prediction before the cell that measures it; nothing is chosen
+    at first. Pass it (or its `.value`) to `cu.exercises.check`, which reads its value."""
+
+    what = "A choice of prediction"
+
+
+def prediction(options, description: str = "Your prediction") -> Prediction:
+    """A choice among `options`, none chosen yet; works with ipywidgets 7.7 and 8."""
+    return Prediction(
+        options=list(options),
+        value=None,
+        description=description,
+        style={"description_width": "initial"},
+    )

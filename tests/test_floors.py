@@ -40,6 +40,7 @@ FLOORS = {
     "fcn": LECTURE,
     "lab": LECTURE,
     "race": LECTURE,
+    "exercises": LECTURE,
     "widgets": FACE,
     "prefetch": FACE,
     "doctor": FACE,
