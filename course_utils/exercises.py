@@ -6,6 +6,10 @@ hint for the common wrong answers (recognised by value), never the answer; `...`
 answered yet". `hint`, `look_for` and `progress` help along the way. Predict-then-run questions
 go through the same `check`, with the run's own results: it compares the prediction with what
 the run measured, and says what that was.
+
+`python -m course_utils.exercises grade FOLDER` runs every notebook in FOLDER in a kernel of its
+own, with time limits, and writes one CSV row per notebook. It runs the students' code: run it
+in a container or as an unprivileged user.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -2372,3 +2376,336 @@ _add(
         ),
     ),
 )
+
+
+# --- the student edition, and the grader ----------------------------------------------------
+
+
+def is_solution(cell: Mapping) -> bool:
+    """A worked solution: a cell tagged `solution` (CONTRIBUTING, "Solutions")."""
+    return "solution" in cell.get("metadata", {}).get("tags", [])
+
+
+def student_edition(notebook: Mapping) -> dict:
+    """A copy of `notebook` (its JSON, as a dict) without its solution cells."""
+    copy = json.loads(json.dumps(notebook))
+    copy["cells"] = [cell for cell in copy["cells"] if not is_solution(cell)]
+    return copy
+
+
+@dataclass
+class Grade:
+    """One submitted notebook's row: how far it ran, and what its checks said."""
+
+    file: str
+    notebook: str = ""
+    exercises: int = 0  # the checked exercises the notebook has
+    answered: int = 0
+    correct: int = 0
+    failed: int = 0
+    status: str = "ok"  # ok, error, time-out, not a notebook
+    error: str = ""
+    seconds: float = 0.0
+    # (notebook, exercise) -> the last check's result: True, False, or None (not answered)
+    results: dict = field(default_factory=dict, repr=False)
+
+
+COLUMNS = (
+    "file",
+    "notebook",
+    "exercises",
+    "answered",
+    "correct",
+    "failed",
+    "status",
+    "error",
+    "seconds",
+)
+# What one notebook's outputs may hold in the grader's memory; past it they are dropped (the
+# checks' results come through RECORD_ENV's file, not through the outputs).
+OUTPUT_LIMIT = 1_000_000
+
+
+def _tally(grade: Grade, record: os.PathLike) -> None:
+    """Fill in a grade's counts from the JSON lines that the notebook's checks wrote."""
+    last: dict[tuple[str, Any], bool | None] = {}
+    with contextlib.suppress(OSError), open(record, encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+                entry = json.loads(line)
+                if entry["kind"] == "exercise" and entry["result"] in (True, False, None):
+                    last[(str(entry["notebook"]), entry["exercise"])] = entry["result"]
+    if last and not grade.notebook:
+        notebooks = [nb for nb, _ in last]
+        grade.notebook = max(set(notebooks), key=notebooks.count)
+    grade.exercises = len(items(grade.notebook, "exercise")) if grade.notebook else 0
+    grade.results = last
+    grade.answered = sum(r is not None for r in last.values())
+    grade.correct = sum(r is True for r in last.values())
+    grade.failed = sum(r is False for r in last.values())
+
+
+def _run_notebook(
+    path,
+    grade: Grade,
+    record,
+    *,
+    timeout: float,
+    cell_timeout: float,
+    allow_errors: bool,
+    kernel_name: str,
+) -> None:
+    """Run one notebook in a kernel of its own, in its own folder; say in `grade` how it ended."""
+    import subprocess
+    import time
+
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    start = time.monotonic()
+    deadline = start + timeout
+    try:
+        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        cells = nb["cells"]
+        if not isinstance(cells, list):
+            raise ValueError("no list of cells")
+    except Exception as err:  # not JSON, not a notebook, not UTF-8
+        grade.status, grade.error = "not a notebook", show.short_error(err)
+        return
+    for number, cell in enumerate(cells, 1):  # the submission's own cell numbers, in errors
+        cell.setdefault("metadata", {})["course_cell"] = number
+    nb["cells"] = [cell for cell in cells if not is_solution(cell)]
+    at = {"cell": 0}
+
+    class Client(NotebookClient):
+        kept = 0
+
+        def output(self, outs, msg, display_id, cell_index):
+            size = len(str(msg.get("content", "")))
+            if self.kept + size > OUTPUT_LIMIT:
+                return None  # a notebook that prints megabytes must not fill the grader's memory
+            self.kept += size
+            return super().output(outs, msg, display_id, cell_index)
+
+    def started(cell, cell_index, **_):
+        at["cell"] = cell.get("metadata", {}).get("course_cell", cell_index + 1)
+
+    client = Client(
+        nb,
+        timeout_func=lambda cell: max(1.0, min(cell_timeout, deadline - time.monotonic())),
+        startup_timeout=max(10, min(120, int(timeout))),
+        kernel_name=kernel_name,
+        allow_errors=allow_errors,
+        shutdown_kernel="immediate",
+        resources={"metadata": {"path": str(path.parent)}},
+        on_cell_start=started,
+    )
+    kernel_env = {**os.environ, RECORD_ENV: str(record)}
+    kernel_env.setdefault("MPLBACKEND", "Agg")
+    try:
+        # The kernel's own stdout and stderr (warnings, C-level prints) stay out of the summary.
+        client.execute(env=kernel_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except CellTimeoutError:
+        grade.status = "time-out"
+        whole = time.monotonic() >= deadline - 1
+        limit = f"the notebook's {timeout:g} s" if whole else f"one cell's {cell_timeout:g} s"
+        grade.error = f"cell {at['cell']}: stopped at {limit} limit"
+    except CellExecutionError as err:
+        grade.status = "error"
+        grade.error = f"cell {at['cell']}: {err.ename}: {err.evalue}"
+    except DeadKernelError:
+        grade.status, grade.error = "error", f"cell {at['cell']}: the kernel died"
+    except Exception as err:  # the kernel did not start, or something else went wrong
+        grade.status, grade.error = "error", show.short_error(err)
+    finally:
+        grade.error = grade.error[:300]
+
+
+def _write_grades(out, grades: list[Grade]) -> None:
+    import csv
+
+    with env.atomic_file(out, text=True) as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for g in grades:
+            writer.writerow(
+                [getattr(g, c) if c != "seconds" else f"{g.seconds:.1f}" for c in COLUMNS]
+            )
+
+
+def grade(
+    folder: str | os.PathLike,
+    *,
+    timeout: float = 600,
+    cell_timeout: float = 120,
+    out: str | os.PathLike = "grades.csv",
+    allow_errors: bool = False,
+    kernel_name: str = "python3",
+) -> list[Grade]:
+    """Run every `*.ipynb` in `folder`, each in a new kernel of its own, and grade its checks.
+
+    THIS RUNS THE STUDENTS' CODE with your permissions: run it in a container or as an
+    unprivileged user. Every notebook is read before any runs; each is then written to a new
+    temporary folder of its own, its working directory, just before it runs; its solution cells
+    are dropped; it runs until its end, its first error (unless `allow_errors`), one cell's
+    `cell_timeout` or the whole notebook's `timeout` (seconds). The checks it calls report to
+    a file (RECORD_ENV), from which its row counts the exercises answered, correct and failed.
+    After each notebook the CSV `out` is rewritten whole (atomically), so a crash keeps the
+    rows so far. Returns the rows.
+    """
+    import tempfile
+    import time
+    from pathlib import Path
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise env.CourseError(f"{folder} is not a folder: give the folder of submitted notebooks.")
+    # Every submission is read before any runs, and each is written to a new folder of its own
+    # just before it runs: a notebook that deletes or rewrites its neighbours finds none.
+    submissions = [
+        (p.name, p.read_bytes())
+        for p in sorted(folder.iterdir())
+        if p.suffix == ".ipynb" and p.is_file()
+    ]
+    grades: list[Grade] = []
+    bar = show.Progress(len(submissions), desc="grading", unit="notebooks", interval=0)
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
+        for k, (name, data) in enumerate(submissions):
+            work = Path(tmp) / f"{k:04d}" / "work"
+            work.mkdir(parents=True)
+            (work / name).write_bytes(data)
+            record = work.parent / "checks.jsonl"
+            row = Grade(file=name, notebook=_notebook_of(name))
+            started = time.monotonic()
+            _run_notebook(
+                work / name,
+                row,
+                record,
+                timeout=timeout,
+                cell_timeout=cell_timeout,
+                allow_errors=allow_errors,
+                kernel_name=kernel_name,
+            )
+            row.seconds = time.monotonic() - started
+            _tally(row, record)
+            grades.append(row)
+            _write_grades(out, grades)
+            bar.update(1, postfix=f"{row.file}: {row.status}", force=True)
+    bar.close()
+    print(summary(grades, out))
+    return grades
+
+
+def _notebook_of(name: str) -> str:
+    """The notebook a file name starts with ("06" for 06_resnet_bottleneck-alice.ipynb)."""
+    found = re.match(r"(0[1-9])(?!\d)", name)
+    return found[1] if found else ""
+
+
+def summary(grades: list[Grade], out: str | os.PathLike = "") -> str:
+    """The grades as a plain-text table, with a line of totals."""
+    rows = [("file", "notebook", "answered", "correct", "failed", "status", "error")]
+    rows += [
+        (
+            g.file,
+            g.notebook or "?",
+            f"{g.answered}/{g.exercises}",
+            str(g.correct),
+            str(g.failed),
+            g.status,
+            g.error[:60],
+        )
+        for g in grades
+    ]
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    statuses = {
+        s: sum(g.status == s for g in grades) for s in dict.fromkeys(g.status for g in grades)
+    }
+    totals = ", ".join(f"{n} {s}" for s, n in statuses.items()) or "no notebooks"
+    where = f"; one row each in {out}" if out else ""
+    return "\n".join(lines + [f"{len(grades)} notebook(s): {totals}{where}"])
+
+
+WARNING = (
+    "It runs the students' code, with your permissions: run it in a container or as an "
+    "unprivileged user, never on a machine whose files you would not hand to your students."
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m course_utils.exercises grade FOLDER` and `... student SOURCE DEST`."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(
+        prog="python -m course_utils.exercises",
+        description="Grade a class's notebooks, or write the student edition of the course.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    grading = commands.add_parser(
+        "grade",
+        help="run every notebook in FOLDER and write one CSV row each. " + WARNING,
+        description=(
+            "Runs every *.ipynb in FOLDER, each in a new kernel of its own, in a temporary copy "
+            "of its own folder, without its solution cells, with a time limit per cell and per "
+            "notebook; writes one CSV row per notebook (file, notebook, exercises, answered, "
+            "correct, failed, status, error, seconds) and prints a summary. WARNING: " + WARNING
+        ),
+    )
+    grading.add_argument("folder", type=Path, help="the folder of submitted notebooks")
+    grading.add_argument(
+        "--timeout",
+        type=float,
+        default=600,
+        metavar="S",
+        help="seconds for a whole notebook (default 600)",
+    )
+    grading.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=120,
+        metavar="S",
+        help="seconds for one cell (default 120)",
+    )
+    grading.add_argument(
+        "--out",
+        type=Path,
+        default=Path("grades.csv"),
+        help="the CSV file to write (default grades.csv)",
+    )
+    grading.add_argument(
+        "--allow-errors",
+        action="store_true",
+        help="run on after a cell raises, instead of stopping there",
+    )
+    student = commands.add_parser("student", help="write the notebooks without their solutions")
+    student.add_argument("source", type=Path, help="a notebook, or a folder of notebooks")
+    student.add_argument("dest", type=Path, help="the folder to write them to")
+    args = parser.parse_args(argv)
+    if args.command == "grade":
+        try:
+            grade(
+                args.folder,
+                timeout=args.timeout,
+                cell_timeout=args.cell_timeout,
+                out=args.out,
+                allow_errors=args.allow_errors,
+            )
+        except env.CourseError as err:
+            print(err)
+            return 2
+        return 0
+    sources = sorted(args.source.glob("*.ipynb")) if args.source.is_dir() else [args.source]
+    args.dest.mkdir(parents=True, exist_ok=True)
+    for path in sources:
+        edition = student_edition(json.loads(path.read_text(encoding="utf-8")))
+        with env.atomic_file(args.dest / path.name, text=True) as f:
+            f.write(json.dumps(edition, indent=1, ensure_ascii=False) + "\n")
+        print(f"{args.dest / path.name}: {len(edition['cells'])} cells, no solutions")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

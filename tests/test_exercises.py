@@ -1,12 +1,17 @@
 """course_utils.exercises: every check takes its solution's answer and refuses the usual wrong
-ones with their hints, never printing the right answer; hints, progress, predictions.
+ones with their hints, never printing the right answer; hints, progress, predictions; the
+grader on a folder of generated submissions.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -466,3 +471,120 @@ def test_checking_leaves_the_students_random_numbers_alone(digits):
     torch.manual_seed(123)
     said(ex.check, "06", 2, (1.0, 1.0), **runs(("06", 2), digits))  # seeds and builds stacks
     assert torch.equal(torch.rand(3), expected)
+
+
+# --- the grader -----------------------------------------------------------------------------
+
+
+def _notebook(*cells: str) -> str:
+    return json.dumps(
+        {
+            "cells": [
+                {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                 "source": source}
+                for source in cells
+            ],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                        "language": "python"}},
+            "nbformat": 4,
+            "nbformat_minor": 4,
+        }
+    )  # fmt: skip
+
+
+RIGHT = {
+    1: "(70_144, 71_456, 69_632)",
+    3: "1_152",
+    6: "(219_971_584, 218_365_952)",
+    2: "1, times={1: (0.01, 0.05), 16: (0.1, 0.2)}",
+}
+
+
+def _check(n, answer=None):
+    return f'cu.exercises.check("07", {n}, {answer or RIGHT[n]})'
+
+
+SUBMISSIONS = {
+    "07_all_right.ipynb": _notebook("import course_utils as cu", *(_check(n) for n in RIGHT)),
+    "07_half_right.ipynb": _notebook(
+        "import course_utils as cu",
+        _check(1),
+        _check(3),
+        _check(6, "(1, 2)"),
+        _check(2, "16, times={1: (0.01, 0.05), 16: (0.1, 0.2)}"),
+    ),
+    "07_raises.ipynb": _notebook("import course_utils as cu", _check(1), "1 / 0", _check(3)),
+    "07_loops.ipynb": _notebook("import course_utils as cu", _check(1), "while True:\n    pass"),
+    "07_megabyte.ipynb": _notebook(
+        "import course_utils as cu", "print('x' * 1_000_000)", _check(3)
+    ),
+    "07_escapes.ipynb": _notebook(
+        "import pathlib\n[p.unlink() for p in pathlib.Path('../..').rglob('*.ipynb')]\n"
+        "pathlib.Path('../../escaped.txt').write_text('here', encoding='utf-8')",
+        "import course_utils as cu",
+        _check(1),
+    ),
+}
+
+
+def test_the_grader_runs_each_notebook_apart_and_keeps_every_row(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name, text in SUBMISSIONS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    (folder / "07_not_a_notebook.ipynb").write_text(
+        "my answers are 70144 and 1152", encoding="utf-8"
+    )
+    out = tmp_path / "grades.csv"
+    start = time.monotonic()
+    grades, printed = said(ex.grade, folder, out=out, timeout=120, cell_timeout=20)
+    took = time.monotonic() - start
+    rows = {g.file: g for g in grades}
+    assert sorted(rows) == sorted([*SUBMISSIONS, "07_not_a_notebook.ipynb"])
+
+    def row(name):
+        g = rows[name]
+        return g.status, g.answered, g.correct, g.failed
+
+    assert row("07_all_right.ipynb") == ("ok", 4, 4, 0)
+    assert row("07_half_right.ipynb") == ("ok", 4, 2, 2)
+    assert row("07_raises.ipynb") == ("error", 1, 1, 0)
+    assert rows["07_raises.ipynb"].error == "cell 3: ZeroDivisionError: division by zero"
+    assert row("07_loops.ipynb") == ("time-out", 1, 1, 0)
+    assert rows["07_loops.ipynb"].error == "cell 3: stopped at one cell's 20 s limit"
+    assert 20 <= rows["07_loops.ipynb"].seconds < 60
+    assert row("07_megabyte.ipynb") == ("ok", 1, 1, 0)
+    assert row("07_escapes.ipynb") == ("ok", 1, 1, 0)  # it deleted nothing of the others
+    assert row("07_not_a_notebook.ipynb") == ("not a notebook", 0, 0, 0)
+    assert all(g.exercises == 4 for g in grades if g.status != "not a notebook")
+    assert took < 300
+    assert (folder / "07_all_right.ipynb").exists()  # the submissions are left as they were
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == ",".join(ex.COLUMNS) and len(lines) == 1 + len(rows)
+    assert "07_half_right.ipynb,07,4,4,2,2,ok,," in out.read_text(encoding="utf-8")
+    summary = printed.splitlines()
+    assert summary[0].split() == ["file", "notebook", "answered", "correct", "failed", "status",
+                                  "error"]  # fmt: skip
+    assert summary[-1].startswith("7 notebook(s):") and "1 time-out" in summary[-1]
+
+
+def test_the_grader_stops_a_notebook_at_its_whole_limit_too(tmp_path):
+    (tmp_path / "slow.ipynb").write_text(
+        _notebook(*["import time\ntime.sleep(2)"] * 10), encoding="utf-8"
+    )
+    (row,) = said(ex.grade, tmp_path, out=tmp_path / "g.csv", timeout=8, cell_timeout=60)[0]
+    assert row.status == "time-out" and "the notebook's 8 s limit" in row.error
+    assert row.seconds < 30
+
+
+def test_the_graders_help_says_it_runs_the_students_code():
+    run = subprocess.run(
+        [sys.executable, "-m", "course_utils.exercises", "grade", "--help"],
+        capture_output=True, text=True, encoding="utf-8", timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert run.returncode == 0 and "RuntimeWarning" not in run.stderr
+    text = " ".join(run.stdout.split())
+    assert "runs the students' code" in text and "container or as an unprivileged user" in text
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "python -m course_utils.exercises grade" in readme
+    assert "runs the students' code" in readme and "unprivileged user" in readme
