@@ -1,6 +1,6 @@
 """course_utils.exercises: every check takes its solution's answer and refuses the usual wrong
 ones with their hints, never printing the right answer; hints, progress, predictions; the
-grader on a folder of generated submissions.
+notebooks' answer cells and solutions; the grader on a folder of generated submissions.
 """
 
 from __future__ import annotations
@@ -471,6 +471,93 @@ def test_checking_leaves_the_students_random_numbers_alone(digits):
     torch.manual_seed(123)
     said(ex.check, "06", 2, (1.0, 1.0), **runs(("06", 2), digits))  # seeds and builds stacks
     assert torch.equal(torch.rand(3), expected)
+
+
+# --- the notebooks --------------------------------------------------------------------------
+
+
+def _cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _exercise_numbers(cells) -> list[int]:
+    text = next("".join(c["source"]) for c in cells if "## Exercises" in "".join(c["source"]))
+    return [int(n) for n in re.findall(r"^(\d+)\. ", text.split("## Exercises", 1)[1], re.M)]
+
+
+CHECK_CALL = re.compile(r'cu\.exercises\.check\(\s*"(\d\d)", (\d+|"[^"]+"),')
+
+
+def answered_in(path) -> dict:
+    """{exercise: (answer cell, solution cell)} for every check call in a notebook."""
+    found = {}
+    for cell in _cells(path):
+        text = "".join(cell["source"])
+        for _, key in CHECK_CALL.findall(text):
+            key = int(key) if key.isdigit() else key.strip('"')
+            found.setdefault(key, [None, None])[ex.is_solution(cell)] = text
+    return found
+
+
+def test_every_exercise_of_every_notebook_is_checked_or_has_a_list_to_look_for():
+    for number, path in NOTEBOOKS.items():
+        numbers = _exercise_numbers(_cells(path))
+        registered = sorted(i.n for i in ex.items(number) if i.kind in ("exercise", "open"))
+        assert registered == numbers, path.name
+        assert len(ex.items(number, "exercise")) >= 3, path.name
+
+
+EDITED = [n for n, p in NOTEBOOKS.items() if answered_in(p)]
+
+
+def test_at_least_30_exercises_check_themselves_in_the_notebooks():
+    assert sum(len(ex.items(n, "exercise")) for n in EDITED) >= 30
+
+
+@pytest.mark.parametrize("number", EDITED)
+def test_each_answer_cell_waits_for_an_answer_and_its_solution_calls_the_same_check(number):
+    path = NOTEBOOKS[number]
+    found = answered_in(path)
+    for item in ex.items(number):
+        if isinstance(item, ex.OpenExercise):
+            assert item.key not in found, f"{path.name}: exercise {item.n} is open"
+            continue
+        answer_cell, solution = found.get(item.key, (None, None))
+        assert answer_cell, f"{path.name}: no cell checks {item.label}"
+        if item.kind == "exercise":
+            assert re.search(r"^answer = \.\.\.", answer_cell, re.M), answer_cell
+            call = rf'assert cu\.exercises\.check\(\s*"{number}", {item.n},'
+            assert solution and re.search(call, solution), f"{item.label}: {solution}"
+    # a prediction is written at the top of the cell that measures, and checked after it
+    texts = ["".join(c["source"]) for c in _cells(path)]
+    for item in ex.items(number, "prediction"):
+        asked = next(k for k, t in enumerate(texts) if t.startswith("prediction = ..."))
+        checked = next(k for k, t in enumerate(texts) if f'"{item.name}", prediction' in t)
+        assert "**Predict, then run.**" in texts[asked - 1] and asked < checked, path.name
+    for cell in _cells(path):  # the answer cells sit among the student's cells, never folded
+        if "answer = ..." in "".join(cell["source"]):
+            assert not ex.is_solution(cell) and "jupyter" not in cell["metadata"]
+
+
+def test_the_student_edition_has_no_solutions_and_is_the_notebook_up_to_them():
+    for path in NOTEBOOKS.values():
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        edition = ex.student_edition(notebook)
+        assert not any(ex.is_solution(c) for c in edition["cells"])
+        # Solutions come last, so running the notebook (as CI does) runs the student edition
+        # first, cell for cell, then the solutions.
+        assert notebook["cells"][: len(edition["cells"])] == edition["cells"], path.name
+
+
+def test_the_student_edition_runs_and_its_checks_wait_for_answers(tmp_path):
+    """One notebook's student edition, run by the grader (the others run in CI, where each
+    notebook's cells up to its solutions are exactly its student edition)."""
+    (tmp_path / "class").mkdir()
+    edition = ex.student_edition(json.loads(NOTEBOOKS["07"].read_text(encoding="utf-8")))
+    (tmp_path / "class" / "07_resnext.ipynb").write_text(json.dumps(edition), encoding="utf-8")
+    (row,) = said(ex.grade, tmp_path / "class", out=tmp_path / "grades.csv", timeout=300)[0]
+    assert (row.status, row.error, row.answered) == ("ok", "", 0)
+    assert row.results == {("07", i.n): None for i in ex.items("07", "exercise")}
 
 
 # --- the grader -----------------------------------------------------------------------------
