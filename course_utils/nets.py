@@ -223,6 +223,10 @@ FAMILIES: tuple[str, ...] = (
     "DenseNet",
 )
 
+# The families whose head is global average pooling, from NiN on (Lin et al. 2014, §3.2): all
+# but the three whose classifier is fully connected layers.
+GAP_FAMILIES: tuple[str, ...] = tuple(f for f in FAMILIES if f not in ("LeNet5", "AlexNet", "VGG"))
+
 
 class AlexNet(nn.Module):
     """AlexNet scaled to digits: one large strided kernel first, then 3×3s, then dropout + FCs.
@@ -548,16 +552,6 @@ def build(
 def slug(name: str) -> str:
     """The family's name as it appears in file names: lower case ("resnet-bottleneck")."""
     return _canonical(name).lower()
-
-
-GAP_FAMILIES: tuple[str, ...] = (
-    "NiN",
-    "GoogLeNet",
-    "ResNet",
-    "ResNet-bottleneck",
-    "ResNeXt",
-    "DenseNet",
-)
 
 
 # VGG's configurations as data, as torchvision's `cfgs`: channels of 3×3 convolutions, "M" for
