@@ -48,7 +48,7 @@ class Diagnosis:
         lines.append(f"MNIST: {'cached' if self.mnist else 'not cached'} in {env.data_dir()}")
         cached = [n for n, ok in self.weights.items() if ok]
         lines.append(
-            f"Weights cache {env.torch_home() / 'hub' / 'checkpoints'}: "
+            f"Weights cache {weights.weights_folder()}: "
             f"{len(cached)} of {len(self.weights)} models"
             + (f" ({', '.join(cached)})" if cached else "")
         )

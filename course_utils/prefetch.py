@@ -223,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
 
-    checkpoints = env.torch_home() / "hub" / "checkpoints"
+    checkpoints = weights.weights_folder()
     if names and (blocker := _file_in_the_way(checkpoints)):
         print(
             f"The weights folder {checkpoints} cannot be made: {blocker} is a file, not a "
