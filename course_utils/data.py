@@ -294,7 +294,7 @@ def _read_mnist(
     classes = DIGIT_CLASSES if label == "MNIST" else list(dataset.classes)
     folder = root / dataset.__name__
     fix = f"Delete the folder {folder} and run again to download them afresh" + (
-        " (or run `python -m course_utils.prefetch`)." if label == "MNIST" else "."
+        f", or {dl.prefetch_hint(data_dir=root)}." if label == "MNIST" else "."
     )
     # torchvision reads MNIST/processed/*.pt, when there, instead of the raw files: a file
     # planted there in a shared folder would replace the digits. Only the raw files are read.
@@ -451,7 +451,7 @@ def load_mnist(
         train, test = mnist_fallback()
         show.note(
             f"Full MNIST is not available ({why}). Using {train.source} instead: real digits, "
-            "fewer of them. Run `python -m course_utils.prefetch` once online to get all 70,000."
+            f"fewer of them. To get all 70,000, {dl.prefetch_hint(data_dir=root)}."
         )
         return train, test
     show.note(f"Using {train.source}, stored in {folder}.")

@@ -113,16 +113,19 @@ def doctor(*, show: bool = True) -> Diagnosis:
         if path.is_file() and not d.weights[name]:
             d.missing.append(
                 f"{name}: the cached file {path} is damaged (its checksum fails): delete it and "
-                "run `python -m course_utils.prefetch` once online"
+                + download.prefetch_hint(name)
             )
-    fix = "run `python -m course_utils.prefetch` once online"
     if not d.mnist:
-        d.missing.append(f"full MNIST (the notebooks use 5,000 shipped digits instead): {fix}")
+        d.missing.append(
+            "full MNIST (the notebooks use 5,000 shipped digits instead): "
+            + download.prefetch_hint()
+        )
     absent = [n for n, ok in d.weights.items() if not ok]
     if absent:
+        some = absent if len(absent) < len(d.weights) else []  # all of them: the whole pack
         d.missing.append(
             f"pretrained weights for {', '.join(absent)} "
-            f"(predictions will say 'untrained weights'): {fix}"
+            f"(predictions will say 'untrained weights'): {download.prefetch_hint(*some)}"
         )
     if show:
         print(d)

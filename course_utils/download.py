@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import show
+from . import env, show
 from .env import CourseError, atomic_file
 from .show import Progress
 
@@ -110,6 +110,25 @@ def unreachable_reason(url_or_host: str, timeout: float = 2.0) -> str:
         return f"no connection within {timeout:g} s"
     except (OSError, ValueError) as err:
         return show.short_error(err)
+
+
+# The course pack's command (prefetch.py); prefetch_hint() is the one advice that names it.
+PREFETCH_COMMAND = "python -m course_utils.prefetch"
+
+
+def prefetch_hint(*models: str, data_dir: str | os.PathLike | None = None) -> str:
+    """The one advice that sends a student to the course pack, to end a sentence: "run
+    `python -m course_utils.prefetch` once online".
+
+    With `models`, the command fetches those weights alone (--models), not every model's; with
+    a `data_dir` other than env.data_dir(), it fills that folder (--data-dir), not the default
+    one. Weights, data, doctor and the widgets all say it through here.
+    """
+    flags = ["--models", *models] if models else []
+    if data_dir is not None and Path(data_dir).expanduser() != env.data_dir():
+        folder = str(data_dir)
+        flags += ["--data-dir", f'"{folder}"' if " " in folder else folder]
+    return f"run `{' '.join([PREFETCH_COMMAND, *flags])}` once online"
 
 
 def _megabytes(n: float) -> str:

@@ -186,7 +186,7 @@ def _file_in_the_way(folder: Path) -> Path | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m course_utils.prefetch", description=__doc__.splitlines()[0]
+        prog=download.PREFETCH_COMMAND, description=__doc__.splitlines()[0]
     )
     parser.add_argument(
         "--models",

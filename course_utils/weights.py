@@ -182,8 +182,8 @@ _AUX_HEADS = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
 def _damaged(name: str, path: Path, why: str) -> WeightsError:
     return WeightsError(
         f"The cached weights file {path} for {name} is damaged or incomplete ({why}). "
-        f"Delete it and run `python -m course_utils.prefetch` (or call "
-        f"pretrained({name!r}) again online) to download it afresh."
+        f"Delete it and download it afresh: {download.prefetch_hint(name)}, or call "
+        f"pretrained({name!r}) again online."
     )
 
 
@@ -281,10 +281,8 @@ def pretrained(name: str, *, strict: bool = False, report: bool = True) -> nn.Mo
         model = _load_weights_file(name, path)  # cached or just downloaded: raises if bad
     if model is None:
         missing = f"No pretrained weights for {name}: {path} is not cached and {reason}."
-        fix = (
-            f"Run `python -m course_utils.prefetch` once online to fetch them "
-            f"({weights.meta.get('_file_size', 0):.0f} MB)."
-        )
+        megabytes = weights.meta.get("_file_size", 0)
+        fix = f"To fetch them ({megabytes:.0f} MB), {download.prefetch_hint(name)}."
         if strict:
             raise WeightsError(f"{missing} {fix}")
         if report:
