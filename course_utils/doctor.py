@@ -104,7 +104,7 @@ def doctor(*, show: bool = True) -> Diagnosis:
         "COURSE_THREADS overrides)"
     )
     d.online = download.reachable("download.pytorch.org")
-    d.mnist = data._raw_files_present(env.data_dir() / "MNIST")
+    d.mnist = data.MNIST_FILES.present(env.data_dir())
     # Checked as pretrained() checks them: a damaged or truncated file is not "cached".
     d.weights = {}
     for name in weights.PRETRAINED:

@@ -80,17 +80,16 @@ def fetch_mnist(
     root: Path, mirror: str | None = None, hosts: Hosts | None = None
 ) -> tuple[bool, str]:
     """Make sure full MNIST is in `root`; returns (ok, what happened)."""
-    from torchvision.datasets import MNIST
-
-    folder = root / "MNIST"
+    mnist = data.MNIST_FILES
+    folder = mnist.path(root)
     hosts = hosts or Hosts()
-    present = data._raw_files_present(folder)
+    present = mnist.present(root)
     live: list[str] = []
     if not present:
         if download.is_offline():
             return False, f"not in {folder}; not downloaded: COURSE_OFFLINE is set"
-        data._check_writable(folder)
-        mirrors = [mirror] if mirror else list(MNIST.mirrors)
+        data._check_writable(folder, mnist)
+        mirrors = [mirror] if mirror else list(mnist.dataset().mirrors)
         hosts.check(mirrors)
         live = [m for m in mirrors if not hosts.why_not(m)]
         if not live:
@@ -98,9 +97,9 @@ def fetch_mnist(
             return False, f"not in {folder}; not downloaded: {why}"
     try:
         if live:
-            data._download_mnist(folder, live, silence_s=PREFETCH_SILENCE_S)
-        train, test = data._read_mnist(root)
-    except data.MNISTError as err:
+            mnist.fetch(root, mirrors=live, silence_s=PREFETCH_SILENCE_S)
+        train, test = mnist.read(root)
+    except mnist.error as err:  # damaged files: the message names them and the fix
         return False, str(err)
     except download.DownloadError as err:
         return False, f"could not download MNIST into {folder}: {err}"
@@ -242,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Every server that what is missing would come from, checked once, all together,
         # before the first download: a network that drops packets costs 2 s, not 30 s a file.
         urls = []
-        if not args.no_mnist and not data._raw_files_present(root / "MNIST"):
+        if not args.no_mnist and not data.MNIST_FILES.present(root):
             from torchvision.datasets import MNIST
 
             urls += [args.mnist_mirror] if args.mnist_mirror else list(MNIST.mirrors)
@@ -252,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hosts.check(urls)
     results: list[tuple[str, bool, str]] = []
     if not args.no_mnist:
-        print(f"MNIST: {root / 'MNIST'}")
+        print(f"MNIST: {data.MNIST_FILES.path(root)}")
         try:
             ok, what = fetch_mnist(root, args.mnist_mirror, hosts)
         except data.MNISTError as err:
