@@ -132,17 +132,13 @@ def cluttered(
     boxes = torch.zeros(n, 4, dtype=torch.long)
     positions = torch.zeros(n, 2, dtype=torch.long)
     for i in range(n):
-        canvas = canvases[i]
         for j in range(fragments):
             (cy, cx), (py, px) = crops[i, j].tolist(), places[i, j].tolist()
-            spot = canvas[:, py : py + f, px : px + f]
-            torch.maximum(spot, digits.images[others[i, j], :, cy : cy + f, cx : cx + f], out=spot)
+            _paste(canvases[i], digits.images[others[i, j], :, cy : cy + f, cx : cx + f], py, px)
         digit = digits.images[picks[i]]
         y0, x0, h, w = ink_box(digit)
-        top = int(where[i, 0] * (size - h + 1))
-        left = int(where[i, 1] * (size - w + 1))
-        spot = canvas[:, top : top + h, left : left + w]
-        torch.maximum(spot, digit[:, y0 : y0 + h, x0 : x0 + w], out=spot)
+        top, left = int(where[i, 0] * (size - h + 1)), int(where[i, 1] * (size - w + 1))
+        _paste(canvases[i], digit[:, y0 : y0 + h, x0 : x0 + w], top, left)
         boxes[i] = torch.tensor([y0, x0, h, w])
         positions[i] = torch.tensor([top, left])
     name = f"cluttered digits ({size}×{size}, {fragments} pieces of {f}×{f}, seed {seed})"
@@ -155,6 +151,13 @@ def cluttered(
     )
     out.indices, out.boxes, out.positions = picks, boxes, positions
     return out
+
+
+def _paste(canvas: torch.Tensor, piece: torch.Tensor, top: int, left: int) -> None:
+    """Paste `piece` (C×h×w) onto `canvas` at (top, left) with a maximum: no ink is covered."""
+    h, w = piece.shape[-2:]
+    spot = canvas[:, top : top + h, left : left + w]
+    torch.maximum(spot, piece, out=spot)
 
 
 def _from_uint8(
