@@ -276,3 +276,15 @@ def test_the_prefetch_advice_comes_from_one_place(tmp_path, monkeypatch, capsys)
     assert any(m.startswith("pretrained weights for") and m.endswith("HINT(;)") for m in missing)
     for explorer in (cu.widgets.classifier_explorer("resnet18"), cu.widgets.HeatmapExplorer()):
         assert "HINT(" in explorer.status.value
+
+
+def test_a_data_folder_that_cannot_be_written_is_named_as_the_problem(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("a file where a folder should be", encoding="utf-8")
+    code = prefetch.main(
+        ["--models", "--data-dir", str(blocker / "data"), "--mnist-mirror", UNREACHABLE]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "MISSING MNIST" in out and f"{blocker / 'data' / 'MNIST'} cannot be written" in out
+    assert "make it writable" in out and "Connect to the network" not in out
