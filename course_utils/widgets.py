@@ -21,6 +21,7 @@ from torch import nn
 from torchvision.transforms.v2 import functional as F
 
 from . import anatomy, env, fcn, plots, show
+from . import download as dl
 from .anatomy import activations
 from .augment import PCAColorAugmentation, crop, krizhevsky_square
 from .fcn import convolutionize, heatmap
@@ -178,6 +179,11 @@ def digit_explorer(model: nn.Module, dataset, **kwargs) -> DigitExplorer:
 def _error(err: BaseException | str) -> str:
     """An error as the red line a widget shows in its status."""
     return f"<span style='color:#c00000'>{html.escape(str(err))}</span>"
+
+
+def _hint(model: str) -> str:
+    """dl.prefetch_hint for `model`, for a widget's HTML."""
+    return html.escape(dl.prefetch_hint(model)).replace("`", "")
 
 
 @contextlib.contextmanager
@@ -395,7 +401,7 @@ class ClassifierExplorer(_Friendly, _Watched, W.VBox):
             ""
             if model.is_pretrained
             else " <b style='color:#c00000'>untrained weights: no pretrained weights are "
-            "cached, so these scores mean nothing (run python -m course_utils.prefetch)</b>"
+            f"cached, so these scores mean nothing ({_hint(name)})</b>"
         )
         self.status.value = f"{html.escape(self.picker.name)} through {name}.{warning}"
         rows = "".join(
@@ -476,7 +482,7 @@ class HeatmapExplorer(_Friendly, _Watched, W.VBox):
             if model.is_pretrained
             else (
                 " <b style='color:#c00000'>untrained weights: these maps mean nothing "
-                "(run python -m course_utils.prefetch)</b>"
+                f"({_hint(self.model_picker.value)})</b>"
             )
         )
         h, w = self.probabilities.shape[1:]
