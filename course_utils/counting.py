@@ -305,12 +305,29 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> LayerTable:
     not run as modules.
     """
     modules = dict(model.named_modules())
+    shapes, flops = _shapes_and_flops(model, modules, input_size)
+    root = type(model).__name__
+    rows = [
+        LayerRow(
+            name=name or root,
+            layer=_describe(modules[name]),
+            output_shape=shapes[name],
+            parameters=parameters,
+            macs=flop_count // 2,
+        )
+        for name, flop_count, parameters in _rows(modules, shapes, flops)
+    ]
+    return LayerTable(rows, input_size, root)
+
+
+def _shapes_and_flops(
+    model: nn.Module, modules: dict[str, nn.Module], input_size: Sequence[int]
+) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+    """One counted run: each module's output shape (per image), in the order they ran, and the
+    FLOPs counted in each module, its children's included (the model's own under "")."""
     shapes: dict[str, tuple[int, ...]] = {}
-    order: list[str] = []
 
     def record(name: str, _module, _inputs, output) -> None:
-        if name not in shapes:
-            order.append(name)
         if isinstance(output, tuple | list) and output:  # a layer that returns several
             output = output[0]
         shapes[name] = tuple(output.shape[1:]) if torch.is_tensor(output) else ()
@@ -322,12 +339,20 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> LayerTable:
         "" if key == root else key.removeprefix(root + "."): sum(ops.values())
         for key, ops in counter.get_flop_counts().items()
     }
+    return shapes, flops
+
+
+def _rows(
+    modules: dict[str, nn.Module], shapes: dict[str, tuple[int, ...]], flops: dict[str, int]
+) -> list[tuple[str, int, int]]:
+    """(name, FLOPs, parameters) of each leaf that ran, and of each module with FLOPs of its own
+    beyond its children's: those, with its own parameters and its children's that did not run."""
 
     def children(name: str) -> list[tuple[str, nn.Module]]:
         return [(f"{name}.{c}" if name else c, m) for c, m in modules[name].named_children()]
 
     rows = []
-    for name in order:
+    for name in shapes:  # in the order they ran
         module = modules[name]
         if not list(module.children()):
             if name:
@@ -339,17 +364,4 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> LayerTable:
                 count_parameters(m) for child, m in children(name) if child not in shapes
             )
             rows.append((name, own, parameters))
-    return LayerTable(
-        [
-            LayerRow(
-                name=name or root,
-                layer=_describe(modules[name]),
-                output_shape=shapes[name],
-                parameters=parameters,
-                macs=flop_count // 2,
-            )
-            for name, flop_count, parameters in rows
-        ],
-        input_size,
-        root,
-    )
+    return rows

@@ -58,6 +58,26 @@ def test_layer_table_rows_add_up():
     assert "44,426" in text and "linear 256→120" in text and "16 × 4 × 4" in text
 
 
+class Scores(nn.Module):
+    """Queries times keys in its own forward, beside a child that runs as a module."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query = nn.Linear(8, 8)
+        self.key = nn.Linear(8, 8, bias=False)  # its weight is used, it never runs
+
+    def forward(self, x):
+        return self.query(x) @ self.key.weight @ x.transpose(1, 2)
+
+
+def test_layer_table_has_a_row_for_a_module_with_operations_of_its_own():
+    table = cu.layer_table(Scores(), (5, 8))
+    rows = {row.name: (row.macs, row.parameters, row.output_shape) for row in table}
+    # query: 5·8·8; its own: (5×8)·(8×8), then (5×8)·(8×5), with the key's parameters
+    assert rows == {"query": (320, 72, (5, 8)), "Scores": (320 + 200, 64, (5, 5))}
+    assert table.total_macs == cu.count_macs(Scores(), (5, 8))
+
+
 def test_counting_leaves_training_mode_alone():
     model = cu.LeNet5().train()
     cu.count_macs(model, (1, 28, 28))
