@@ -18,13 +18,19 @@ import torch
 from IPython.display import display
 from PIL import Image
 from torch import nn
-from torchvision.transforms.v2 import functional as F
 
 from . import anatomy, env, fcn, plots, show
 from .anatomy import activations
 from .augment import PCAColorAugmentation, crop, krizhevsky_square
 from .fcn import convolutionize, heatmap
-from .images import ImageLoadError, check_proportions, load_image, photo_input, sample_images
+from .images import (
+    ImageLoadError,
+    check_proportions,
+    load_image,
+    photo_input,
+    sample_images,
+    to_tensor,
+)
 from .train import as_tensors, predict
 from .weights import PRETRAINED, classify, pretrained, weights_for
 
@@ -326,9 +332,7 @@ class AugmentationExplorer(_Friendly, W.VBox):
 
     def update(self) -> None:
         """Recompute the augmented crop and show it beside the resized original."""
-        resized = krizhevsky_square(
-            F.to_dtype(F.to_image(self.picker.image), torch.float32, scale=True), self.resize
-        )
+        resized = krizhevsky_square(to_tensor(self.picker.image), self.resize)
         room_y, room_x = resized.shape[-2] - self.size, resized.shape[-1] - self.size
         self.top.max, self.left.max = max(room_y, 0), max(room_x, 0)
         top, left = min(self.top.value, self.top.max), min(self.left.value, self.left.max)
