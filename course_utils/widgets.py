@@ -149,8 +149,7 @@ class DigitExplorer(_Friendly, W.VBox):
                 return
 
     def _predict(self, i: int) -> torch.Tensor:
-        with anatomy.evaluating(self.model) as dev:
-            return torch.softmax(self.model(self.images[i : i + 1].to(dev)), 1)[0].cpu()
+        return predict(self.model, self.images[i : i + 1])[0]
 
     def show(self, i: int) -> None:
         """Show test digit `i`."""
@@ -632,8 +631,7 @@ class DrawingPad(_Friendly, W.HBox):
     def predict(self) -> None:
         """Classify what is drawn now."""
         self.digit = mnist_style(self.ink)
-        with anatomy.evaluating(self.model) as dev:
-            self.probabilities = torch.softmax(self.model(self.digit[None].to(dev)), 1)[0].cpu()
+        self.probabilities = predict(self.model, self.digit[None])[0]
         guess = int(self.probabilities.argmax())
         self.summary.value = f"LeNet5 says <b>{guess}</b> with {self.probabilities[guess]:.1%}"
         self._show()
