@@ -18,14 +18,20 @@ import torch
 from IPython.display import display
 from PIL import Image
 from torch import nn
-from torchvision.transforms.v2 import functional as F
 
 from . import anatomy, env, fcn, plots, show
 from . import download as dl
 from .anatomy import activations
 from .augment import PCAColorAugmentation, crop, krizhevsky_square
 from .fcn import convolutionize, heatmap
-from .images import ImageLoadError, check_proportions, load_image, photo_input, sample_images
+from .images import (
+    ImageLoadError,
+    check_proportions,
+    load_image,
+    photo_input,
+    sample_images,
+    to_tensor,
+)
 from .train import as_tensors, predict
 from .weights import PRETRAINED, classify, pretrained, weights_for
 
@@ -144,8 +150,7 @@ class DigitExplorer(_Friendly, W.VBox):
                 return
 
     def _predict(self, i: int) -> torch.Tensor:
-        with anatomy.evaluating(self.model) as dev:
-            return torch.softmax(self.model(self.images[i : i + 1].to(dev)), 1)[0].cpu()
+        return predict(self.model, self.images[i : i + 1])[0]
 
     def show(self, i: int) -> None:
         """Show test digit `i`."""
@@ -332,9 +337,7 @@ class AugmentationExplorer(_Friendly, W.VBox):
 
     def update(self) -> None:
         """Recompute the augmented crop and show it beside the resized original."""
-        resized = krizhevsky_square(
-            F.to_dtype(F.to_image(self.picker.image), torch.float32, scale=True), self.resize
-        )
+        resized = krizhevsky_square(to_tensor(self.picker.image), self.resize)
         room_y, room_x = resized.shape[-2] - self.size, resized.shape[-1] - self.size
         self.top.max, self.left.max = max(room_y, 0), max(room_x, 0)
         top, left = min(self.top.value, self.top.max), min(self.left.value, self.left.max)
@@ -634,8 +637,7 @@ class DrawingPad(_Friendly, W.HBox):
     def predict(self) -> None:
         """Classify what is drawn now."""
         self.digit = mnist_style(self.ink)
-        with anatomy.evaluating(self.model) as dev:
-            self.probabilities = torch.softmax(self.model(self.digit[None].to(dev)), 1)[0].cpu()
+        self.probabilities = predict(self.model, self.digit[None])[0]
         guess = int(self.probabilities.argmax())
         self.summary.value = f"LeNet5 says <b>{guess}</b> with {self.probabilities[guess]:.1%}"
         self._show()

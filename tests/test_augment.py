@@ -2,6 +2,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
@@ -184,3 +185,15 @@ def test_krizhevsky_crops_come_from_the_central_256_square():
     assert len(seen) > 200  # many of the 33 x 33 positions, none outside the square
     square = cu.augment.krizhevsky_square(image)
     assert square.shape == (3, 256, 256) and square[1, 0, 0].item() == left_of_square
+
+
+def test_pca_takes_any_pil_image_as_the_rgb_image_it_shows():
+    # images.to_tensor's conversion: a transparent PNG is white, a greyscale one three channels
+    rgba = Image.new("RGBA", (8, 6), (255, 0, 0, 0))
+    torch.testing.assert_close(
+        cu.PCAColorAugmentation().apply(rgba, [0, 0, 0]), torch.ones(3, 6, 8)
+    )
+    grey = cu.load_image(cu.sample_images()["cameraman"]).convert("L")
+    assert cu.PCAColorAugmentation()(grey).shape == (3, grey.height, grey.width)
+    values, _ = pca_colors(grey)  # three equal channels: all the variance on one axis
+    assert values[1:].abs().max() < 1e-4 * values[0]
