@@ -1,7 +1,8 @@
 """Data augmentation: random shifts for digits; crops, flips and PCA colour for photos.
 
-A tool (imports env). Home of notebook 02 (AlexNet's augmentation: 256→224 crops and flips,
-PCA colour, ten-crop averaging); 01 uses RandomShift, the digits' augmentation that fit applies.
+A tool (imports anatomy and images). Home of notebook 02 (AlexNet's augmentation: 256→224 crops
+and flips, PCA colour, ten-crop averaging); 01 uses RandomShift, the digits' augmentation that fit
+applies.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from . import anatomy
+from .images import to_tensor
 
 
 class RandomShift(nn.Module):
@@ -63,17 +65,8 @@ IMAGENET_PCA_EIGENVECTORS = torch.tensor(
 )
 
 
-def _as_float_image(image) -> torch.Tensor:
-    """A PIL image or a tensor as float C×H×W (or N×C×H×W) in [0, 1]."""
-    if isinstance(image, Image.Image):
-        return F.to_dtype(F.to_image(image), torch.float32, scale=True)
-    if not image.is_floating_point():
-        return F.to_dtype(image, torch.float32, scale=True)
-    return image
-
-
 def _pixels(image) -> torch.Tensor:
-    x = _as_float_image(image)
+    x = to_tensor(image)
     return x.reshape(-1, 3, x.shape[-2] * x.shape[-1]).transpose(1, 2).reshape(-1, 3)  # P x 3
 
 
@@ -125,14 +118,14 @@ class PCAColorAugmentation(v2.Transform):
 
     def apply(self, image, alphas) -> torch.Tensor:
         """Add the offset of these α's (3, or N×3 for a batch) to the image."""
-        x = _as_float_image(image)
+        x = to_tensor(image)
         offsets = self.offset(torch.as_tensor(alphas, dtype=torch.float32))
         return x + offsets.to(x.device).reshape(*offsets.shape[:-1], 3, 1, 1)
 
     def transform(self, inpt, params):
         if isinstance(inpt, tv_tensors.BoundingBoxes | tv_tensors.Mask):
             return inpt
-        x = _as_float_image(inpt)
+        x = to_tensor(inpt)
         batch = x.shape[:-3]  # () for one image, (N,) for a batch
         alphas = torch.randn(*batch, 3) * self.alpha_std
         out = self.apply(x, alphas)

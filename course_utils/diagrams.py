@@ -125,7 +125,19 @@ def linear_as_convolution(
     c, h, w, n = channels, height, width, outputs
     fig, ax = _canvas(10, 6.1, f"A linear layer on a {c}×{h}×{w} map is a {h}×{w} convolution")
     s = min(0.2, 1.2 / max(h, w))  # one map cell, in inches
-    mid = 4.1  # the height of the top row's middle
+    _flatten_then_linear(ax, c, h, w, n, s)
+    _filters_on_the_map(ax, c, h, w, n, s)
+    _filters_sliding(ax, c, h, w, n)
+    return fig
+
+
+# linear_as_convolution's panels: (a) and (b) side by side at the top, around this height
+_PANEL_MIDDLE = 4.1
+
+
+def _flatten_then_linear(ax: Axes, c: int, h: int, w: int, n: int, s: float) -> None:
+    """Panel (a): the map flattened into c·h·w values, then a linear layer to n outputs."""
+    mid = _PANEL_MIDDLE
     y0 = mid - h * s / 2
     _text(ax, 2.5, 5.45, "(a) flatten, then a linear layer", size=10, weight="bold")
     _volume(ax, 0.4, y0, w * s, h * s, 0.5, grid=(h, w))
@@ -141,17 +153,17 @@ def linear_as_convolution(
     _text(ax, x + 2.1, mid - 1.05, f"{n}\noutputs", size=8)
     _text(ax, 2.5, 2.55, f"weights: {n} × {c * h * w:,} = {n * c * h * w:,}", size=8.5)
 
+
+def _filters_on_the_map(ax: Axes, c: int, h: int, w: int, n: int, s: float) -> None:
+    """Panel (b): the same weights as n filters that each cover the whole map: n × 1 × 1."""
+    mid = _PANEL_MIDDLE
+    y0 = mid - h * s / 2
     heading = f"(b) the same weights as {n} filters of {c}×{h}×{w}"
     _text(ax, 7.5, 5.45, heading, size=10, weight="bold")
     _volume(ax, 5.6, y0, w * s, h * s, 0.5, grid=(h, w))
     _volume(ax, 5.55, y0 - 0.05, w * s + 0.1, h * s + 0.1, 0.55, ORANGE, outline=True)
-    _text(
-        ax,
-        5.6 + w * s / 2,
-        y0 - 0.3,
-        "a filter (dashed) covers the\nwhole map: one position",
-        size=8,
-    )
+    covers = "a filter (dashed) covers the\nwhole map: one position"
+    _text(ax, 5.6 + w * s / 2, y0 - 0.3, covers, size=8)
     x = 5.6 + w * s + 0.6
     _arrow(ax, (x, mid), (x + 0.85, mid))
     _text(ax, x + 0.42, mid + 0.2, "convolve", size=8)
@@ -159,6 +171,9 @@ def linear_as_convolution(
     _text(ax, x + 1.55, mid - 0.55, f"{n}×1×1", size=9)
     _text(ax, 7.5, 2.55, "one output per filter: the same numbers as (a)", size=8.5)
 
+
+def _filters_sliding(ax: Axes, c: int, h: int, w: int, n: int) -> None:
+    """Panel (c), below: on a larger map the same filters slide, to a p × p map of outputs."""
     p = 5  # a larger map, with room for the filters at p × p positions
     h2, w2 = h + p - 1, w + p - 1
     s2 = min(0.12, 1.2 / max(h2, w2))
@@ -180,7 +195,6 @@ def linear_as_convolution(
         "(orange: one window and its output)"
     )
     _text(ax, 5.9, mid, why, size=8.5, ha="left")
-    return fig
 
 
 def offset_max_pooling(size: int = 9, kernel: int = 3) -> Figure:

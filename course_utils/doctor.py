@@ -48,7 +48,7 @@ class Diagnosis:
         lines.append(f"MNIST: {'cached' if self.mnist else 'not cached'} in {env.data_dir()}")
         cached = [n for n, ok in self.weights.items() if ok]
         lines.append(
-            f"Weights cache {env.torch_home() / 'hub' / 'checkpoints'}: "
+            f"Weights cache {weights.weights_folder()}: "
             f"{len(cached)} of {len(self.weights)} models"
             + (f" ({', '.join(cached)})" if cached else "")
         )
@@ -104,7 +104,7 @@ def doctor(*, show: bool = True) -> Diagnosis:
         "COURSE_THREADS overrides)"
     )
     d.online = download.reachable("download.pytorch.org")
-    d.mnist = data._raw_files_present(env.data_dir() / "MNIST")
+    d.mnist = data.MNIST_FILES.present(env.data_dir())
     # Checked as pretrained() checks them: a damaged or truncated file is not "cached".
     d.weights = {}
     for name in weights.PRETRAINED:
@@ -113,16 +113,19 @@ def doctor(*, show: bool = True) -> Diagnosis:
         if path.is_file() and not d.weights[name]:
             d.missing.append(
                 f"{name}: the cached file {path} is damaged (its checksum fails): delete it and "
-                "run `python -m course_utils.prefetch` once online"
+                + download.prefetch_hint(name)
             )
-    fix = "run `python -m course_utils.prefetch` once online"
     if not d.mnist:
-        d.missing.append(f"full MNIST (the notebooks use 5,000 shipped digits instead): {fix}")
+        d.missing.append(
+            "full MNIST (the notebooks use 5,000 shipped digits instead): "
+            + download.prefetch_hint()
+        )
     absent = [n for n, ok in d.weights.items() if not ok]
     if absent:
+        some = absent if len(absent) < len(d.weights) else []  # all of them: the whole pack
         d.missing.append(
             f"pretrained weights for {', '.join(absent)} "
-            f"(predictions will say 'untrained weights'): {fix}"
+            f"(predictions will say 'untrained weights'): {download.prefetch_hint(*some)}"
         )
     if show:
         print(d)

@@ -15,14 +15,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import show
+from . import env, show
 from .env import CourseError, atomic_file
 from .show import Progress
-
-# Every download of the course (MNIST's files, prefetch's weights) goes through download(). A
-# socket timeout alone bounds only each wait for the next byte: a server that trickles a byte
-# every few seconds, or answers nothing after accepting the connection, kept the old code busy
-# for a minute or more. These limits are the ones README.md's "## Offline" section states.
 
 
 def is_offline() -> bool:
@@ -117,6 +112,25 @@ def unreachable_reason(url_or_host: str, timeout: float = 2.0) -> str:
         return show.short_error(err)
 
 
+# The course pack's command (prefetch.py); prefetch_hint() is the one advice that names it.
+PREFETCH_COMMAND = "python -m course_utils.prefetch"
+
+
+def prefetch_hint(*models: str, data_dir: str | os.PathLike | None = None) -> str:
+    """The one advice that sends a student to the course pack, to end a sentence: "run
+    `python -m course_utils.prefetch` once online".
+
+    With `models`, the command fetches those weights alone (--models), not every model's; with
+    a `data_dir` other than env.data_dir(), it fills that folder (--data-dir), not the default
+    one. Weights, data, doctor and the widgets all say it through here.
+    """
+    flags = ["--models", *models] if models else []
+    if data_dir is not None and Path(data_dir).expanduser() != env.data_dir():
+        folder = str(data_dir)
+        flags += ["--data-dir", f'"{folder}"' if " " in folder else folder]
+    return f"run `{' '.join([PREFETCH_COMMAND, *flags])}` once online"
+
+
 def _megabytes(n: float) -> str:
     return f"{n / 1e6:,.1f} MB" if n >= 100_000 else f"{n / 1e3:,.1f} kB"
 
@@ -129,13 +143,21 @@ def _rate(n: float, seconds: float) -> str:
 class _Watch:
     """One download's clock, and the socket it reads from (set once connected)."""
 
-    def __init__(self, answer_s: float) -> None:
+    def __init__(self, url: str, answer_s: float) -> None:
+        self.url, self.answer_s = url, answer_s
         self.start = time.monotonic()
         self.answer_by = self.start + answer_s
         self.sock: socket.socket | None = None
 
     def left(self) -> float:
         return max(0.001, self.answer_by - time.monotonic())
+
+    def fail(self, why: str, answered: bool = True) -> DownloadError:
+        """The error that ends this download: the URL, why, and how long it had taken."""
+        took = time.monotonic() - self.start
+        return DownloadError(
+            f"{self.url}: {why} (after {took:.1f} s)", url=self.url, answered=answered
+        )
 
 
 def _opener(watch: _Watch):
@@ -179,6 +201,53 @@ def _reason(err: BaseException) -> str:
     return show.short_error(err)
 
 
+class _Limits:
+    """When a download that has answered must stop: the first of its deadline, its pace and
+    its silence (download()'s docstring says each)."""
+
+    def __init__(self, watch: _Watch, size: int | None, total: int | None, silence_s: float):
+        self.answered_at = time.monotonic()
+        self.deadline = download_deadline(size)
+        self.limit_at = watch.start + self.deadline
+        self.total = total  # the server's Content-Length, else the size we were given
+        self.silence_s = silence_s
+
+    def next_stop(self, got: int, last_byte: float) -> tuple[float, str]:
+        """When the first limit is reached, with `got` bytes so far and the last one at
+        `last_byte`, and which limit that is: "deadline", "silence" or "pace"."""
+        # The pace fails when the average since the answer, with `got` bytes, can no longer
+        # finish `total` by the deadline (size unknown: falls below a floor).
+        if self.total:
+            pace_at = self.answered_at + got * (self.limit_at - self.answered_at) / self.total
+        else:
+            pace_at = self.answered_at + got / DOWNLOAD_UNKNOWN_SIZE_RATE
+        pace_at = max(pace_at, self.answered_at + DOWNLOAD_GRACE_S)
+        stops = [
+            (self.limit_at, "deadline"),
+            (last_byte + self.silence_s, "silence"),
+            (pace_at, "pace"),
+        ]
+        return min(stops, key=lambda stop: stop[0])  # on a tie, the first listed
+
+    def reached(self, limit: str, got: int, now: float) -> str:
+        """Why the download ends at `limit`, at `now` with `got` bytes arrived, in words."""
+        if limit == "deadline":
+            why = f"not finished within the {self.deadline:.0f} s allowed for this file"
+        elif limit == "silence":
+            why = f"nothing arrived for {self.silence_s:g} s"
+        else:
+            took = now - self.answered_at
+            need = (self.total or 0) / max(self.limit_at - self.answered_at, 1e-3)
+            why = f"too slow: {_rate(got, took)}" + (
+                f", where the {self.deadline:.0f} s allowed for this file need a steady "
+                f"{_rate(need, 1)}"
+                if self.total
+                else ""
+            )
+        of = f" of {self.total:,}" if self.total else ""
+        return f"{why}; {got:,}{of} bytes had arrived"
+
+
 def download(
     url: str,
     dest: str | os.PathLike,
@@ -209,116 +278,105 @@ def download(
     A line says what is downloading and how big it is; a progress bar follows it.
     COURSE_OFFLINE=1 raises at once, without touching the network.
     """
-    import hashlib
-    import http.client
-    import urllib.error
-    import urllib.request
-
     dest = Path(dest)
-    host = urlsplit(url).netloc or url
     if is_offline():
         raise DownloadError(f"{url}: not tried, COURSE_OFFLINE is set", url=url, answered=False)
-    deadline = download_deadline(size)
     if announce:
         how_big = f" ({_megabytes(size)})" if size else ""
         print(f"Downloading {dest.name}{how_big} from {url}", flush=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    watch = _Watch(answer_s)
-    digests = {"md5": hashlib.md5(usedforsecurity=False), "sha256": hashlib.sha256()}
+    watch = _Watch(url, answer_s)
+    response = _answer(watch)
+    limits = _Limits(watch, size, response.length or size, silence_s)
     bar = None
-    got = 0
-
-    def fail(why: str, answered: bool = True) -> DownloadError:
-        took = time.monotonic() - watch.start
-        return DownloadError(f"{url}: {why} (after {took:.1f} s)", url=url, answered=answered)
-
-    silent = f"no answer from {host} within {answer_s:g} s"
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-        try:
-            response = _opener(watch).open(request, timeout=answer_s)
-        except TimeoutError as err:
-            raise fail(silent, answered=False) from err
-        except urllib.error.HTTPError as err:  # it answered, with an error
-            raise fail(_reason(err)) from err
-        except OSError as err:  # URLError: refused, unreachable, DNS, the TLS handshake...
-            if isinstance(getattr(err, "reason", None), TimeoutError):
-                raise fail(silent, answered=False) from err
-            raise fail(_reason(err), answered=False) from err
-        except http.client.HTTPException as err:  # a malformed answer
-            raise fail(_reason(err)) from err
-        answered_at = time.monotonic()
-        limit_at = watch.start + deadline
-        total = response.length or size  # the server's Content-Length when it sends one
         with response, atomic_file(dest) as out:
-            if total:
-                bar = Progress(max(1, round(total / 1000)), desc=dest.name, unit="kB")
-            last_byte = answered_at
-            while True:
-                # The pace fails when the average since the answer, with `got` bytes, can no
-                # longer finish `total` by the deadline (size unknown: falls below a floor).
-                if total:
-                    pace_at = answered_at + got * (limit_at - answered_at) / total
-                else:
-                    pace_at = answered_at + got / DOWNLOAD_UNKNOWN_SIZE_RATE
-                pace_at = max(pace_at, answered_at + DOWNLOAD_GRACE_S)
-                silence_at = last_byte + silence_s
-                stop_at = min(limit_at, pace_at, silence_at)
-                now = time.monotonic()
-                if now >= stop_at:
-                    if stop_at == limit_at:
-                        why = f"not finished within the {deadline:.0f} s allowed for this file"
-                    elif stop_at == silence_at:
-                        why = f"nothing arrived for {silence_s:g} s"
-                    else:
-                        took = now - answered_at
-                        need = (total or 0) / max(limit_at - answered_at, 1e-3)
-                        why = f"too slow: {_rate(got, took)}" + (
-                            f", where the {deadline:.0f} s allowed for this file need a steady "
-                            f"{_rate(need, 1)}"
-                            if total
-                            else ""
-                        )
-                    of = f" of {total:,}" if total else ""
-                    raise fail(f"{why}; {got:,}{of} bytes had arrived")
-                if watch.sock is None:  # not expected: urllib changed its insides
-                    raise fail("could not watch the connection's socket")
-                watch.sock.settimeout(max(0.001, stop_at - now))
-                try:
-                    chunk = response.read1(1 << 16)
-                except TimeoutError:
-                    continue  # the check above names the limit that was reached
-                except (OSError, http.client.HTTPException) as err:
-                    raise fail(_reason(err)) from err
-                if not chunk:
-                    break
-                out.write(chunk)
-                for digest in digests.values():
-                    digest.update(chunk)
-                got += len(chunk)
-                last_byte = time.monotonic()
-                if bar is not None:
-                    bar.update(min(got // 1000, bar.total) - bar.n)
+            if limits.total:
+                bar = Progress(max(1, round(limits.total / 1000)), desc=dest.name, unit="kB")
+            got, digests = _receive(response, out, watch, limits, bar)
             # Checked before the block ends: a failure leaves `dest` untouched.
-            announced = response.headers.get("Content-Length", "")
-            if announced.isdigit() and got != int(announced):
-                raise fail(f"the connection closed after {got:,} of {int(announced):,} bytes")
-            if md5 and digests["md5"].hexdigest() != md5.lower():
-                raise fail(
-                    f"MD5 {digests['md5'].hexdigest()} is not the expected {md5}: "
-                    "a damaged or wrong file"
-                )
-            if sha256 and not digests["sha256"].hexdigest().startswith(sha256.lower()):
-                raise fail(
-                    f"SHA-256 {digests['sha256'].hexdigest()[:16]}... does not start with the "
-                    f"expected {sha256}: a damaged or wrong file"
-                )
+            _check_whole(watch, response, got, digests, md5=md5, sha256=sha256)
             if bar is not None:
                 bar.update(bar.total - bar.n)
         return dest
     finally:
         if bar is not None:
             bar.close()
+
+
+def _answer(watch: _Watch):
+    """Connect to the watch's URL and get the server's answer within its answer budget.
+
+    Raises DownloadError: answered=False when the server never answered (refused, unreachable,
+    silent, the TLS handshake), True when it answered with an error or a malformed answer.
+    """
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    host = urlsplit(watch.url).netloc or watch.url
+    silent = f"no answer from {host} within {watch.answer_s:g} s"
+    request = urllib.request.Request(watch.url, headers={"User-Agent": _USER_AGENT})
+    try:
+        return _opener(watch).open(request, timeout=watch.answer_s)
+    except TimeoutError as err:
+        raise watch.fail(silent, answered=False) from err
+    except urllib.error.HTTPError as err:  # it answered, with an error
+        raise watch.fail(_reason(err)) from err
+    except OSError as err:  # URLError: refused, unreachable, DNS, the TLS handshake...
+        if isinstance(getattr(err, "reason", None), TimeoutError):
+            raise watch.fail(silent, answered=False) from err
+        raise watch.fail(_reason(err), answered=False) from err
+    except http.client.HTTPException as err:  # a malformed answer
+        raise watch.fail(_reason(err)) from err
+
+
+def _receive(response, out, watch: _Watch, limits: _Limits, bar: Progress | None):
+    """Copy the answer's bytes to `out` until it ends, or raise DownloadError at the first limit
+    reached; returns the bytes received and their digests ("md5", "sha256")."""
+    import http.client
+
+    digests = {"md5": hashlib.md5(usedforsecurity=False), "sha256": hashlib.sha256()}
+    got, last_byte = 0, limits.answered_at
+    while True:
+        stop_at, limit = limits.next_stop(got, last_byte)
+        now = time.monotonic()
+        if now >= stop_at:
+            raise watch.fail(limits.reached(limit, got, now))
+        if watch.sock is None:  # not expected: urllib changed its insides
+            raise watch.fail("could not watch the connection's socket")
+        watch.sock.settimeout(max(0.001, stop_at - now))
+        try:
+            chunk = response.read1(1 << 16)
+        except TimeoutError:
+            continue  # the check above names the limit that was reached
+        except (OSError, http.client.HTTPException) as err:
+            raise watch.fail(_reason(err)) from err
+        if not chunk:
+            return got, digests
+        out.write(chunk)
+        for digest in digests.values():
+            digest.update(chunk)
+        got += len(chunk)
+        last_byte = time.monotonic()
+        if bar is not None:
+            bar.update(min(got // 1000, bar.total) - bar.n)
+
+
+def _check_whole(watch: _Watch, response, got: int, digests: dict, *, md5, sha256) -> None:
+    """Raise DownloadError unless all the announced bytes came, with the expected checksums."""
+    announced = response.headers.get("Content-Length", "")
+    if announced.isdigit() and got != int(announced):
+        raise watch.fail(f"the connection closed after {got:,} of {int(announced):,} bytes")
+    if md5 and digests["md5"].hexdigest() != md5.lower():
+        raise watch.fail(
+            f"MD5 {digests['md5'].hexdigest()} is not the expected {md5}: a damaged or wrong file"
+        )
+    if sha256 and not digests["sha256"].hexdigest().startswith(sha256.lower()):
+        raise watch.fail(
+            f"SHA-256 {digests['sha256'].hexdigest()[:16]}... does not start with the "
+            f"expected {sha256}: a damaged or wrong file"
+        )
 
 
 # --- checksums ---------------------------------------------------------------------------------

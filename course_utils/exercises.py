@@ -648,7 +648,7 @@ def _changed_layers(_run: Run) -> set[str]:
 
 
 def _gaps(run: Run) -> tuple[float, ...]:
-    rows = run["report"].rows  # cu.lab.overfitting_report: train and test accuracy per run
+    rows = run["table"].rows  # cu.lab.overfitting_table: train and test accuracy per run
     return tuple((r["train"] - r["test"]) * 100 for r in rows.values())
 
 
@@ -684,7 +684,7 @@ _add(
         "01",
         1,
         numbers(2, whole=False, abs=0.1, what="the gaps in points, no shifts first"),
-        "the run's own overfitting_report: train minus test accuracy, on the clean digits",
+        "the run's own overfitting_table: train minus test accuracy, on the clean digits",
         _gaps,
         (
             Wrong("Train minus test, not test minus train.", lambda r, run: tuple(-g for g in r)),
@@ -692,11 +692,11 @@ _add(
             Wrong("The other way round: the run without shifts first.", lambda r, run: _swap(r)),
         ),
         (
-            "The report measures each run's accuracy on the training digits and on the test "
+            "The table measures each run's accuracy on the training digits and on the test "
             "digits; the gap is the first minus the second.",
-            "Read the report's last column, one gap per run, in points.",
+            "Read the table's last column, one gap per run, in points.",
         ),
-        needs=("report",),
+        needs=("table",),
     ),
     Exercise(
         "01",
@@ -848,6 +848,10 @@ def _sample_photos() -> list:
     return [images.load_image(path) for path in images.sample_images().values()]
 
 
+def _better(a: float, b: float) -> str:
+    return "better" if a > b else "worse" if a < b else "no different"
+
+
 def _shift_outcome(run: Run) -> tuple[tuple[str, str], str]:
     (_, base), (_, shifted) = list(run["rows"].items())[:2]  # no augmentation, random shifts
     test = "higher" if shifted["test"] > base["test"] else "lower"
@@ -864,14 +868,8 @@ _add(
         "02",
         2,
         Choice({"better": ("higher",), "worse": ("lower",), "no different": ("same", "equal")}),
-        "the run's test accuracies with shifts of up to 2 and of up to 4 pixels",
-        lambda run: (
-            "better"
-            if run["four"] > run["two"]
-            else "worse"
-            if run["four"] < run["two"]
-            else "no different"
-        ),
+        "the run's histories with shifts of up to 2 and of up to 4 pixels: the last test accuracy",
+        lambda run: _better(run["four"].test_accuracy[-1], run["two"].test_accuracy[-1]),
         hints=(
             "Compare the last test accuracy of the run with shifts of 4 pixels with that of "
             "the run with 2 (section 5).",
@@ -2445,26 +2443,11 @@ def _tally(grade: Grade, record: os.PathLike) -> None:
     grade.failed = sum(r is False for r in last.values())
 
 
-def _run_notebook(
-    path,
-    grade: Grade,
-    record,
-    *,
-    timeout: float,
-    cell_timeout: float,
-    allow_errors: bool,
-    kernel_name: str,
-) -> None:
-    """Run one notebook in a kernel of its own, in its own folder; say in `grade` how it ended."""
-    import subprocess
-    import time
-
+def _submission(path, grade: Grade):
+    """The notebook at `path` without its solution cells, each cell numbered as submitted; None,
+    with the reason in `grade`, when it is not a notebook."""
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    start = time.monotonic()
-    deadline = start + timeout
     try:
         nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
         cells = nb["cells"]
@@ -2472,11 +2455,19 @@ def _run_notebook(
             raise ValueError("no list of cells")
     except Exception as err:  # not JSON, not a notebook, not UTF-8
         grade.status, grade.error = "not a notebook", show.short_error(err)
-        return
+        return None
     for number, cell in enumerate(cells, 1):  # the submission's own cell numbers, in errors
         cell.setdefault("metadata", {})["course_cell"] = number
     nb["cells"] = [cell for cell in cells if not is_solution(cell)]
-    at = {"cell": 0}
+    return nb
+
+
+def _client(nb, folder, at: dict, *, deadline: float, cell_timeout: float, **options):
+    """An nbclient client for `nb` in `folder`, which keeps at most OUTPUT_LIMIT of its output,
+    gives each cell what is left of `deadline` at most, and notes in `at` the cell it runs."""
+    import time
+
+    from nbclient import NotebookClient
 
     class Client(NotebookClient):
         kept = 0
@@ -2491,15 +2482,38 @@ def _run_notebook(
     def started(cell, cell_index, **_):
         at["cell"] = cell.get("metadata", {}).get("course_cell", cell_index + 1)
 
-    client = Client(
+    return Client(
         nb,
         timeout_func=lambda cell: max(1.0, min(cell_timeout, deadline - time.monotonic())),
-        startup_timeout=max(10, min(120, int(timeout))),
-        kernel_name=kernel_name,
-        allow_errors=allow_errors,
         shutdown_kernel="immediate",
-        resources={"metadata": {"path": str(path.parent)}},
+        resources={"metadata": {"path": str(folder)}},
         on_cell_start=started,
+        **options,
+    )
+
+
+def _run_notebook(
+    path, grade: Grade, record, *, timeout: float, cell_timeout: float, **options
+) -> None:
+    """Run one notebook in a kernel of its own, in its own folder; say in `grade` how it ended.
+    `options` go to nbclient (kernel_name, allow_errors)."""
+    import subprocess
+    import time
+
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    nb = _submission(path, grade)
+    if nb is None:
+        return
+    deadline, at = time.monotonic() + timeout, {"cell": 0}
+    client = _client(
+        nb,
+        path.parent,
+        at,
+        deadline=deadline,
+        cell_timeout=cell_timeout,
+        startup_timeout=max(10, min(120, int(timeout))),
+        **options,
     )
     kernel_env = {**os.environ, RECORD_ENV: str(record)}
     kernel_env.setdefault("MPLBACKEND", "Agg")
@@ -2512,14 +2526,12 @@ def _run_notebook(
         limit = f"the notebook's {timeout:g} s" if whole else f"one cell's {cell_timeout:g} s"
         grade.error = f"cell {at['cell']}: stopped at {limit} limit"
     except CellExecutionError as err:
-        grade.status = "error"
-        grade.error = f"cell {at['cell']}: {err.ename}: {err.evalue}"
+        grade.status, grade.error = "error", f"cell {at['cell']}: {err.ename}: {err.evalue}"
     except DeadKernelError:
         grade.status, grade.error = "error", f"cell {at['cell']}: the kernel died"
     except Exception as err:  # the kernel did not start, or something else went wrong
         grade.status, grade.error = "error", show.short_error(err)
-    finally:
-        grade.error = grade.error[:300]
+    grade.error = grade.error[:300]
 
 
 def _write_grades(out, grades: list[Grade]) -> None:
@@ -2555,7 +2567,6 @@ def grade(
     rows so far. Returns the rows.
     """
     import tempfile
-    import time
     from pathlib import Path
 
     folder = Path(folder)
@@ -2573,28 +2584,30 @@ def grade(
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         for k, (name, data) in enumerate(submissions):
             work = Path(tmp) / f"{k:04d}" / "work"
-            work.mkdir(parents=True)
-            (work / name).write_bytes(data)
-            record = work.parent / "checks.jsonl"
-            row = Grade(file=name, notebook=_notebook_of(name))
-            started = time.monotonic()
-            _run_notebook(
-                work / name,
-                row,
-                record,
-                timeout=timeout,
-                cell_timeout=cell_timeout,
-                allow_errors=allow_errors,
-                kernel_name=kernel_name,
-            )
-            row.seconds = time.monotonic() - started
-            _tally(row, record)
+            row = _grade_one(name, data, work, timeout=timeout, cell_timeout=cell_timeout,
+                             allow_errors=allow_errors, kernel_name=kernel_name)  # fmt: skip
             grades.append(row)
             _write_grades(out, grades)
             bar.update(1, postfix=f"{row.file}: {row.status}", force=True)
     bar.close()
     print(summary(grades, out))
     return grades
+
+
+def _grade_one(name: str, data: bytes, work, **limits) -> Grade:
+    """Write the submission `name` into the new folder `work`, run it there, and count what its
+    checks said."""
+    import time
+
+    work.mkdir(parents=True)
+    (work / name).write_bytes(data)
+    record = work.parent / "checks.jsonl"  # beside its folder, not in it
+    row = Grade(file=name, notebook=_notebook_of(name))
+    started = time.monotonic()
+    _run_notebook(work / name, row, record, **limits)
+    row.seconds = time.monotonic() - started
+    _tally(row, record)
+    return row
 
 
 def _notebook_of(name: str) -> str:
@@ -2634,8 +2647,7 @@ WARNING = (
 )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m course_utils.exercises grade FOLDER` and `... student SOURCE DEST`."""
+def _parser():
     import argparse
     from pathlib import Path
 
@@ -2655,55 +2667,43 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     grading.add_argument("folder", type=Path, help="the folder of submitted notebooks")
-    grading.add_argument(
-        "--timeout",
-        type=float,
-        default=600,
-        metavar="S",
-        help="seconds for a whole notebook (default 600)",
-    )
-    grading.add_argument(
-        "--cell-timeout",
-        type=float,
-        default=120,
-        metavar="S",
-        help="seconds for one cell (default 120)",
-    )
-    grading.add_argument(
-        "--out",
-        type=Path,
-        default=Path("grades.csv"),
-        help="the CSV file to write (default grades.csv)",
-    )
-    grading.add_argument(
-        "--allow-errors",
-        action="store_true",
-        help="run on after a cell raises, instead of stopping there",
-    )
+    grading.add_argument("--timeout", type=float, default=600, metavar="S",
+                         help="seconds for a whole notebook (default 600)")  # fmt: skip
+    grading.add_argument("--cell-timeout", type=float, default=120, metavar="S",
+                         help="seconds for one cell (default 120)")  # fmt: skip
+    grading.add_argument("--out", type=Path, default=Path("grades.csv"),
+                         help="the CSV file to write (default grades.csv)")  # fmt: skip
+    grading.add_argument("--allow-errors", action="store_true",
+                         help="run on after a cell raises, instead of stopping there")  # fmt: skip
     student = commands.add_parser("student", help="write the notebooks without their solutions")
     student.add_argument("source", type=Path, help="a notebook, or a folder of notebooks")
     student.add_argument("dest", type=Path, help="the folder to write them to")
-    args = parser.parse_args(argv)
-    if args.command == "grade":
-        try:
-            grade(
-                args.folder,
-                timeout=args.timeout,
-                cell_timeout=args.cell_timeout,
-                out=args.out,
-                allow_errors=args.allow_errors,
-            )
-        except env.CourseError as err:
-            print(err)
-            return 2
-        return 0
-    sources = sorted(args.source.glob("*.ipynb")) if args.source.is_dir() else [args.source]
-    args.dest.mkdir(parents=True, exist_ok=True)
+    return parser
+
+
+def write_student_editions(source, dest) -> None:
+    """Write each notebook of `source` (a notebook or a folder) into `dest`, without solutions."""
+    sources = sorted(source.glob("*.ipynb")) if source.is_dir() else [source]
+    dest.mkdir(parents=True, exist_ok=True)
     for path in sources:
         edition = student_edition(json.loads(path.read_text(encoding="utf-8")))
-        with env.atomic_file(args.dest / path.name, text=True) as f:
+        with env.atomic_file(dest / path.name, text=True) as f:
             f.write(json.dumps(edition, indent=1, ensure_ascii=False) + "\n")
-        print(f"{args.dest / path.name}: {len(edition['cells'])} cells, no solutions")
+        print(f"{dest / path.name}: {len(edition['cells'])} cells, no solutions")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m course_utils.exercises grade FOLDER` and `... student SOURCE DEST`."""
+    args = _parser().parse_args(argv)
+    if args.command == "student":
+        write_student_editions(args.source, args.dest)
+        return 0
+    try:
+        grade(args.folder, timeout=args.timeout, cell_timeout=args.cell_timeout, out=args.out,
+              allow_errors=args.allow_errors)  # fmt: skip
+    except env.CourseError as err:
+        print(err)
+        return 2
     return 0
 
 

@@ -15,24 +15,11 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
-from . import anatomy, env, images, nets, show
+from . import anatomy, env, images, nets, receptive, show
 
-# Layers that work on maps of any size and carry over unchanged.
-PASS_THROUGH = (
-    nn.ReLU,
-    nn.ReLU6,
-    nn.LeakyReLU,
-    nn.GELU,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.Identity,
-    nn.Dropout,
-    nn.Dropout2d,
-    nn.MaxPool2d,
-    nn.AvgPool2d,
-    nn.BatchNorm2d,
-    nn.LocalResponseNorm,
-)
+# Layers that work on maps of any size and carry over unchanged: those that look at one position
+# only (receptive.POINTWISE), and the fixed poolings.
+PASS_THROUGH = (*receptive.POINTWISE, nn.MaxPool2d, nn.AvgPool2d)
 
 
 class ConvolutionizeError(env.CourseError, ValueError):
@@ -126,14 +113,23 @@ def _layers(model_or_layers: nn.Module | Iterable[nn.Module]) -> list[tuple[str,
 
 
 def _conv_from_linear(
-    linear: nn.Linear, channels: int, height: int, width: int, name: str | None = None
+    linear: nn.Linear,
+    channels: int,
+    height: int,
+    width: int,
+    name: str | None = None,
+    hint: str = "",
 ) -> nn.Conv2d:
-    """The convolution whose kernel covers a channels × height × width map: Linear's twin."""
+    """The convolution whose kernel covers a channels × height × width map: Linear's twin.
+
+    `hint` follows the message when the map does not fit the Linear's inputs.
+    """
+    what = f"layer {name!r} ({linear})" if name is not None else str(linear)
+    _check_linear_tensors(linear, what)
     if linear.in_features != channels * height * width:
-        what = f"layer {name!r} ({linear})" if name is not None else str(linear)
         raise ConvolutionizeError(
             f"{what} expects {linear.in_features} inputs but follows a map of "
-            f"{channels}×{height}×{width} = {channels * height * width}."
+            f"{channels}×{height}×{width} = {channels * height * width}. {hint}".rstrip()
         )
     # skip_init: no random initialisation to overwrite, and no draw from torch's generator.
     conv = nn.utils.skip_init(
@@ -145,14 +141,31 @@ def _conv_from_linear(
         device=linear.weight.device,
         dtype=linear.weight.dtype,
     )
-    weight = linear.weight.detach().reshape(linear.out_features, channels, height, width)
-    assert conv.weight.shape == weight.shape  # out x C x H x W
-    with torch.no_grad():
-        conv.weight.copy_(weight)
+    with torch.no_grad():  # out × in is out × C·H·W: each row, one filter of C × H × W
+        conv.weight.copy_(linear.weight.detach().reshape(conv.weight.shape))
         if linear.bias is not None:
-            assert conv.bias.shape == linear.bias.shape
             conv.bias.copy_(linear.bias)
     return conv.train(linear.training)
+
+
+def _check_linear_tensors(linear: nn.Linear, what: str) -> None:
+    """ConvolutionizeError unless the Linear's weight and bias have the shapes its sizes say.
+
+    nn.Linear never checks it: a weight replaced by hand with another shape (a pruned one, say)
+    would be cut into filters along the wrong lines.
+    """
+    rows, cols = linear.out_features, linear.in_features
+    found = [("weight", tuple(linear.weight.shape), (rows, cols))]
+    if linear.bias is not None:
+        found.append(("bias", tuple(linear.bias.shape), (rows,)))
+    for tensor, shape, expected in found:
+        if shape != expected:
+            raise ConvolutionizeError(
+                f"{what} has a {tensor} of shape {'×'.join(map(str, shape)) or 'scalar'}, but "
+                f"its sizes (in_features={cols}, out_features={rows}) call for "
+                f"{'×'.join(map(str, expected))}. Give it a {tensor} of that shape, or build "
+                "the layer again with nn.Linear for the tensors it holds."
+            )
 
 
 def _adaptive_as_fixed(
@@ -309,105 +322,137 @@ def convolutionize(
     dtype = _dtype(originals)
     device = anatomy.model_device(nn.ModuleList(originals))
     if isinstance(model_or_layers, nn.Module):
-        mode = model_or_layers.training
+        original, mode = model_or_layers, model_or_layers.training
     else:
+        # the layers as given: a nested Sequential with a forward() of its own runs it here
+        original = nn.Sequential(*model_or_layers)
         mode = any(m.training for m in originals)
+    features, classifier = _convert(layers, input_size, dtype, device, whole_model)
+    fcn = _assemble(features, classifier, mode)
+    _check(original, fcn, input_size, dtype, device, whole_model)
+    return fcn
 
-    # Copy all but the Linear layers (they become convolutions) in one go, so that copies share
-    # what the layers share; trace in eval mode, so that BatchNorm's statistics stay as they are.
+
+def _convert(
+    layers: list[tuple[str, nn.Module]],
+    input_size: tuple[int, int, int],
+    dtype: torch.dtype,
+    device: torch.device,
+    whole_model: bool,
+) -> tuple[list[tuple[str, nn.Module]], list[tuple[str, nn.Module]]]:
+    """Each layer's equivalent on maps, traced on zeros at `input_size`: (name, layer) pairs
+    before the first Flatten or Linear (features) and from there on (classifier).
+
+    All but the Linear layers (they become convolutions) are copied in one go, so that copies
+    share what the layers share; the copies are traced in eval mode, so that BatchNorm's
+    statistics stay as they are, and keep their own modes.
+    """
+    originals = [m for _, m in layers]
     memo: dict[int, object] = {id(m): m for m in originals if isinstance(m, nn.Linear)}
     copies = copy.deepcopy(originals, memo)
     x = torch.zeros(1, *input_size, device=device, dtype=dtype)
-    features: list[tuple[str, nn.Module]] = []
-    classifier: list[tuple[str, nn.Module]] = []
+    parts: dict[bool, list[tuple[str, nn.Module]]] = {False: [], True: []}  # flattened yet?
     flattened = False  # True once the spatial part is over
     traced = [c for c in copies if not isinstance(c, nn.Linear)]
     with anatomy.modes_kept(*traced), torch.no_grad():
         for c in traced:
             c.eval()
         for (name, layer), copied in zip(layers, copies, strict=True):
-            target = classifier if flattened else features
-            if isinstance(layer, nn.Flatten):
-                flattened = True
-                continue
-            if isinstance(layer, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d) and x.dim() == 4:
-                fixed = _adaptive_as_fixed(layer, x.shape[-2], x.shape[-1], name)
-                if fixed is not None:
-                    x = fixed(x)
-                    target.append((name, fixed))
-                continue
-            if isinstance(layer, nn.Linear):
-                flattened = True
-                if x.dim() != 4:
-                    raise ConvolutionizeError(
-                        f"layer {name!r} ({layer}) follows a {x.dim()}-dimensional tensor, "
-                        "not a C×H×W map: convolutionize() needs the layers before the first "
-                        "Linear to keep the map."
-                    )
-                try:
-                    conv = _conv_from_linear(layer, *x.shape[1:], name=name)
-                except ConvolutionizeError as err:
-                    hint = _pooling_hint(name, layer, x.shape[1], whole_model)
-                    raise ConvolutionizeError(f"{err} {hint}") from None
-                x = conv(x)  # N x out x 1 x 1 at the base size
-                classifier.append((name, conv))
-                continue
-            if flattened and not isinstance(layer, PASS_THROUGH):
-                raise ConvolutionizeError(
-                    f"convolutionize() does not know how to convert layer {name!r} "
-                    f"({type(layer).__name__}) in the classifier; it handles Linear, Flatten, "
-                    "adaptive pooling, Dropout, activations, pooling and BatchNorm2d."
-                )
-            if not flattened and x.dim() != 4:
-                raise ConvolutionizeError(
-                    f"Layer {name!r} ({type(layer).__name__}) left no map: the layers before "
-                    "the first Linear must keep a C×H×W map."
-                )
-            try:
-                x = copied(x)
-            except RuntimeError as err:  # a map smaller than a kernel, most often
-                side = "×".join(map(str, x.shape[2:])) if x.dim() == 4 else str(tuple(x.shape))
-                raise ConvolutionizeError(
-                    f"At input_size {tuple(input_size)}, layer {name!r} ({layer}) gets a "
-                    f"{side} map and fails: {show.short_error(err)}. Give the input_size "
-                    "the network was built for (224×224 for AlexNet and VGG, 28×28 for "
-                    "LeNet5) or larger."
-                ) from None
-            target.append((name, copied))
+            flattened = flattened or isinstance(layer, nn.Flatten | nn.Linear)
+            converted = _equivalent(name, layer, copied, x, flattened, whole_model)
+            if converted is not None:
+                x = _traced(name, converted, x, input_size)
+                parts[flattened].append((name, converted))
+    return parts[False], parts[True]
 
-    def block(named: list[tuple[str, nn.Module]], prefix: str) -> nn.Sequential:
-        # Keep torchvision's numbering (features.0, classifier.1, ...) where it exists; a nested
-        # layer's levels are joined by "_", as a module's name cannot hold a ".".
-        seq, used = nn.Sequential(), set()
-        for n, module in named:
-            key = base = (n[len(prefix) + 1 :] if n.startswith(prefix + ".") else n).replace(
-                ".", "_"
+
+def _equivalent(
+    name: str,
+    layer: nn.Module,
+    copied: nn.Module,
+    x: torch.Tensor,
+    flattened: bool,
+    whole_model: bool,
+) -> nn.Module | None:
+    """What `layer` becomes on the map `x` that reaches it: its copy, a fixed pooling, a
+    convolution, or None where it goes (a Flatten, an adaptive pooling that is the identity)."""
+    if isinstance(layer, nn.Flatten):
+        return None
+    if isinstance(layer, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d) and x.dim() == 4:
+        return _adaptive_as_fixed(layer, x.shape[-2], x.shape[-1], name)
+    if isinstance(layer, nn.Linear):
+        if x.dim() != 4:
+            raise ConvolutionizeError(
+                f"layer {name!r} ({layer}) follows a {x.dim()}-dimensional tensor, not a C×H×W "
+                "map: convolutionize() needs the layers before the first Linear to keep the map."
             )
-            k = 1
-            while key in used:  # "a_b" may be taken: never let one layer replace another
-                key, k = f"{base}_{k}", k + 1
-            used.add(key)
-            seq.add_module(key, module)
-        seq.training = mode  # not .train(): each layer keeps its own mode
-        return seq
+        hint = _pooling_hint(name, layer, x.shape[1], whole_model)
+        return _conv_from_linear(layer, *x.shape[1:], name=name, hint=hint)
+    if flattened and not isinstance(layer, PASS_THROUGH):
+        raise ConvolutionizeError(
+            f"convolutionize() does not know how to convert layer {name!r} "
+            f"({type(layer).__name__}) in the classifier; it handles Linear, Flatten, "
+            "adaptive pooling, Dropout, activations, pooling and BatchNorm2d."
+        )
+    if not flattened and x.dim() != 4:
+        raise ConvolutionizeError(
+            f"Layer {name!r} ({type(layer).__name__}) left no map: the layers before the first "
+            "Linear must keep a C×H×W map."
+        )
+    return copied
 
+
+def _traced(
+    name: str, layer: nn.Module, x: torch.Tensor, input_size: Sequence[int]
+) -> torch.Tensor:
+    """`layer` on the traced map `x`, or a ConvolutionizeError that says what input it needs."""
+    try:
+        return layer(x)  # a Linear's convolution gives N x out x 1 x 1 at the base size
+    except RuntimeError as err:  # a map smaller than a kernel, most often
+        side = "×".join(map(str, x.shape[2:])) if x.dim() == 4 else str(tuple(x.shape))
+        raise ConvolutionizeError(
+            f"At input_size {tuple(input_size)}, layer {name!r} ({layer}) gets a {side} map "
+            f"and fails: {show.short_error(err)}. Give the input_size the network was built "
+            "for (224×224 for AlexNet and VGG, 28×28 for LeNet5) or larger."
+        ) from None
+
+
+def _assemble(
+    features: list[tuple[str, nn.Module]], classifier: list[tuple[str, nn.Module]], mode: bool
+) -> nn.Sequential:
+    """nn.Sequential(features, [avgpool,] classifier), in `mode`, with torchvision's names.
+
+    An adaptive pooling that is not the identity at the base size became a fixed pooling: it
+    stays, as `avgpool`.
+    """
     spatial = [p for p in features if p[0].split(".")[0] != "avgpool"]
-    pooled = [p for p in features if p[0].split(".")[0] == "avgpool"]  # kept: not the identity
-    parts: list[tuple[str, nn.Module]] = [("features", block(spatial, "features"))]
+    pooled = [p for p in features if p[0].split(".")[0] == "avgpool"]
+    parts: list[tuple[str, nn.Module]] = [("features", _block(spatial, "features", mode))]
     if pooled:
         only = len(pooled) == 1 and pooled[0][0] == "avgpool"
-        parts.append(("avgpool", pooled[0][1] if only else block(pooled, "avgpool")))
-    parts.append(("classifier", block(classifier, "classifier")))
+        parts.append(("avgpool", pooled[0][1] if only else _block(pooled, "avgpool", mode)))
+    parts.append(("classifier", _block(classifier, "classifier", mode)))
     fcn = nn.Sequential(OrderedDict(parts))
     fcn.training = mode
-
-    original = (
-        model_or_layers
-        if isinstance(model_or_layers, nn.Module)
-        else nn.Sequential(*model_or_layers)
-    )
-    _check(original, fcn, input_size, dtype, device, whole_model)
     return fcn
+
+
+def _block(named: list[tuple[str, nn.Module]], prefix: str, mode: bool) -> nn.Sequential:
+    """The layers as one Sequential, named as in torchvision (features.0, classifier.1, ...).
+
+    A nested layer's levels are joined by "_", as a module's name cannot hold a "."; the mode is
+    set on the container alone (not .train()): each layer keeps its own.
+    """
+    seq, used = nn.Sequential(), set()
+    for n, module in named:
+        key = base = (n[len(prefix) + 1 :] if n.startswith(prefix + ".") else n).replace(".", "_")
+        k = 1
+        while key in used:  # "a_b" may be taken: never let one layer replace another
+            key, k = f"{base}_{k}", k + 1
+        used.add(key)
+        seq.add_module(key, module)
+    seq.training = mode
+    return seq
 
 
 def output_positions(input_size: int, base: int, stride: int) -> int:

@@ -203,19 +203,7 @@ def _decode(stream: BinaryIO, what: str) -> Image.Image:
         ) from err
 
 
-def slide_normalize(image, size: int | None = 224) -> torch.Tensor:
-    """The slide's normalisation, 0.5 + 0.5 (img − mean) / std, of a PIL image.
-
-    Mean and std are those of the whole image, one number each, not ImageNet's per channel.
-    The slide feeds the photo at its own size (size=None); the course squashes it to
-    size×size by default, to compare it with the weights' own 224×224 input.
-    """
-    from torchvision.transforms.v2 import functional as F
-
-    x = F.to_dtype(F.to_image(image), torch.float32, scale=True)
-    if size is not None:
-        x = F.resize(x, [size, size], antialias=True)
-    return 0.5 + 0.5 * (x - x.mean()) / x.std()
+# --- the one way from a picture to a network's input ----------------------------------------
 
 
 def _as_rgb(image):
@@ -229,13 +217,52 @@ def _as_rgb(image):
     return upright_rgb(image) if isinstance(image, Image.Image) else image
 
 
-def photo_input(image, short_side: int, weights=None) -> torch.Tensor:
-    """A PIL photo as the network input at one scale: short side resized, ImageNet-normalised."""
+def to_tensor(image: Image.Image | Tensor) -> Tensor:
+    """A picture as float C×H×W (a batch: N×C×H×W) in [0, 1], where every network input starts.
+
+    A PIL image of any mode is the upright RGB image it shows (_as_rgb, as load_image gives it);
+    a uint8 tensor is scaled by 1/255; a float tensor is taken as it is.
+    """
     from torchvision.transforms.v2 import functional as F
 
-    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-    if weights is not None:
-        t = weights.transforms()
-        mean, std = list(t.mean), list(t.std)
-    x = F.to_dtype(F.to_image(image), torch.float32, scale=True)
-    return F.normalize(F.resize(x, short_side, antialias=True), mean, std)
+    if isinstance(image, Image.Image):
+        image = F.to_image(_as_rgb(image))
+    if not image.is_floating_point():
+        return F.to_dtype(image, torch.float32, scale=True)
+    return image
+
+
+def mean_std(weights=None) -> tuple[list[float], list[float]]:
+    """The per-channel mean and std that `weights` (a torchvision weights enum) normalise with,
+    read from their own transforms(); without weights, those of torchvision's ImageNet weights
+    (AlexNet's metadata: nothing is downloaded)."""
+    if weights is None:
+        import torchvision
+
+        weights = torchvision.models.AlexNet_Weights.IMAGENET1K_V1
+    transforms = weights.transforms()
+    return list(transforms.mean), list(transforms.std)
+
+
+def photo_input(image, short_side: int, weights=None) -> Tensor:
+    """A photo as the network input at one scale: to_tensor, the short side resized to
+    `short_side`, normalised with the weights' own mean and std (mean_std)."""
+    from torchvision.transforms.v2 import functional as F
+
+    mean, std = mean_std(weights)
+    return F.normalize(F.resize(to_tensor(image), short_side, antialias=True), mean, std)
+
+
+def slide_normalize(image, size: int | None = 224) -> Tensor:
+    """The slide's normalisation, 0.5 + 0.5 (img − mean) / std, of a PIL image.
+
+    Mean and std are those of the whole image, one number each, not ImageNet's per channel.
+    The slide feeds the photo at its own size (size=None); the course squashes it to
+    size×size by default, to compare it with the weights' own 224×224 input.
+    """
+    from torchvision.transforms.v2 import functional as F
+
+    x = to_tensor(image)
+    if size is not None:
+        x = F.resize(x, [size, size], antialias=True)
+    return 0.5 + 0.5 * (x - x.mean()) / x.std()

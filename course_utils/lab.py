@@ -52,39 +52,37 @@ def _accuracy(probabilities: torch.Tensor, labels: torch.Tensor) -> float:
     return (probabilities.argmax(-1) == labels).float().mean().item()
 
 
-def overfitting_report(models: dict[str, nn.Module], train, test) -> show.Report:
-    """Train and test accuracy of each model, and what the later ones changed against the first."""
+def _table(first: str, headers: Sequence[str], rows: dict[str, dict[str, float]]) -> show.Report:
+    """Rows of fractions as a Markdown table of percentages (a "gap" as points): numbers only."""
+    lines = [f"| {first} | " + " | ".join(headers) + " |", "|---" * (len(headers) + 1) + "|"]
+    for name, row in rows.items():
+        cells = [f"{v * 100:.1f} points" if k == "gap" else f"{v:.1%}" for k, v in row.items()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return show.Report("\n".join(lines), rows)
+
+
+def overfitting_table(models: dict[str, nn.Module], train, test) -> show.Report:
+    """Each model's accuracy on its training and on its test digits, and the gap between them.
+
+    rows: {name: {"train": fraction, "test": fraction, "gap": train − test}}; the Markdown is
+    the table alone: what the numbers say is the notebook's to write.
+    """
     from .train import evaluate
 
-    rows = {
-        name: {"train": evaluate(model, train), "test": evaluate(model, test)}
-        for name, model in models.items()
-    }
-    lines = ["| run | train accuracy | test accuracy | gap |", "|---|---|---|---|"]
-    for name, r in rows.items():
-        gap = r["train"] - r["test"]
-        lines.append(f"| {name} | {r['train']:.1%} | {r['test']:.1%} | {gap * 100:.1f} points |")
-    (base_name, base), *others = rows.items()
-    text = [
-        "",
-        f"Measured on {len(train):,} training and {len(test):,} test digits. "
-        f"With {base_name}, the network reached {base['train']:.1%} on its training digits but "
-        f"{base['test']:.1%} on the test digits, a gap of "
-        f"{(base['train'] - base['test']) * 100:.1f} points.",
-    ]
-    for name, r in others:
-        gain = (r["test"] - base["test"]) * 100
-        narrowed = ((base["train"] - base["test"]) - (r["train"] - r["test"])) * 100
-        text.append(
-            f"With {name}: {r['train']:.1%} and {r['test']:.1%}. The test accuracy "
-            f"{'rose' if gain >= 0 else 'fell'} by {abs(gain):.1f} points and the gap "
-            f"{'narrowed' if narrowed >= 0 else 'widened'} by {abs(narrowed):.1f} points."
-        )
-    return show.Report("\n".join(lines + text), rows)
+    rows = {}
+    for name, model in models.items():
+        train_acc, test_acc = evaluate(model, train), evaluate(model, test)
+        rows[name] = {"train": train_acc, "test": test_acc, "gap": train_acc - test_acc}
+    return _table("run", ["train accuracy", "test accuracy", "gap"], rows)
 
 
 def crop_averaging_table(models: dict[str, nn.Module], test, *, pad: int = 2) -> show.Report:
-    """Test accuracy of each model on digits as they are, and averaged over 5 and 10 crops."""
+    """Test accuracy of each model on digits as they are, and averaged over 5 and 10 crops.
+
+    The crops are those of augment.ten_crop_predict on the digits padded by `pad` pixels.
+    rows: {name: {"centre", "five crops", "ten crops (with mirrors)": fraction}}; the Markdown
+    is the table alone.
+    """
     from .train import as_tensors, predict
 
     images, labels = as_tensors(test)
@@ -102,21 +100,7 @@ def crop_averaging_table(models: dict[str, nn.Module], test, *, pad: int = 2) ->
         }
         for name, model in models.items()
     }
-    columns = list(next(iter(rows.values())))
-    lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for name, r in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{r[c]:.1%}" for c in columns) + " |")
-    lines.append("")
-    for name, r in rows.items():
-        changes = []
-        for c in columns[1:]:
-            change = r[c] - r["centre"]
-            verb = "raised" if change > 0 else "lowered" if change < 0 else "kept"
-            changes.append(f"{c} {verb} it by {abs(change) * 100:.1f} points")
-        lines.append(
-            f"- {name}: {r['centre']:.1%} on the digits as they are; " + ", ".join(changes) + "."
-        )
-    return show.Report("\n".join(lines), rows)
+    return _table("model", list(next(iter(rows.values()))), rows)
 
 
 def digit_canvas(

@@ -211,6 +211,8 @@ class AlexNet2012(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+# --- a compact member of every family, trained in seconds (notebook 09) -----------------------
+
 FAMILIES: tuple[str, ...] = (
     "LeNet5",
     "AlexNet",
@@ -222,6 +224,31 @@ FAMILIES: tuple[str, ...] = (
     "ResNeXt",
     "DenseNet",
 )
+
+# The families whose head is global average pooling, from NiN on (Lin et al. 2014, §3.2): all
+# but the three whose classifier is fully connected layers.
+GAP_FAMILIES: tuple[str, ...] = tuple(f for f in FAMILIES if f not in ("LeNet5", "AlexNet", "VGG"))
+
+
+# VGG's configurations as data, as torchvision's `cfgs`: channels of 3×3 convolutions, "M" for
+# a 2×2 max-pool. Simonyan & Zisserman 2015 (table 1) start at 64 and double after each pool.
+VGG_CFGS: dict[str, list[int | str]] = {"mini": [8, "M", 16, 16, "M", 32, 32, "M"]}
+
+
+# The residual families as data: channels per stage, blocks per stage, and the block.
+# ResNet-bottleneck's inner width is half its channels, so that it matches ResNeXt's 8×4d
+# (then 8×8d: Xie et al. 2017 double the width with the channels) in parameters, as the
+# paper compares ResNeXt-50 with ResNet-50 at equal complexity (§5.1, table 3).
+RESNET_CFGS: dict[str, dict] = {
+    "ResNet": dict(widths=(16, 32), depths=(2, 2)),
+    "ResNet-bottleneck": dict(widths=(32, 64), depths=(2, 2), inner=(16, 32)),
+    "ResNeXt": dict(widths=(32, 64), depths=(2, 2), cardinality=8, width=(4, 8)),
+}
+
+
+# Growth rate k, layers per dense block, and the compression of the transition (DenseNet-C's θ,
+# §3): Huang et al.'s CIFAR nets have k = 12 and three blocks (§4); two blocks of four here.
+DENSENET_CFG: dict = dict(stem=16, growth=12, layers=(4, 4), compression=0.5, bottleneck=None)
 
 
 class AlexNet(nn.Module):
@@ -548,34 +575,3 @@ def build(
 def slug(name: str) -> str:
     """The family's name as it appears in file names: lower case ("resnet-bottleneck")."""
     return _canonical(name).lower()
-
-
-GAP_FAMILIES: tuple[str, ...] = (
-    "NiN",
-    "GoogLeNet",
-    "ResNet",
-    "ResNet-bottleneck",
-    "ResNeXt",
-    "DenseNet",
-)
-
-
-# VGG's configurations as data, as torchvision's `cfgs`: channels of 3×3 convolutions, "M" for
-# a 2×2 max-pool. Simonyan & Zisserman 2015 (table 1) start at 64 and double after each pool.
-VGG_CFGS: dict[str, list[int | str]] = {"mini": [8, "M", 16, 16, "M", 32, 32, "M"]}
-
-
-# The residual families as data: channels per stage, blocks per stage, and the block.
-# ResNet-bottleneck's inner width is half its channels, so that it matches ResNeXt's 8×4d
-# (then 8×8d: Xie et al. 2017 double the width with the channels) in parameters, as the
-# paper compares ResNeXt-50 with ResNet-50 at equal complexity (§5.1, table 3).
-RESNET_CFGS: dict[str, dict] = {
-    "ResNet": dict(widths=(16, 32), depths=(2, 2)),
-    "ResNet-bottleneck": dict(widths=(32, 64), depths=(2, 2), inner=(16, 32)),
-    "ResNeXt": dict(widths=(32, 64), depths=(2, 2), cardinality=8, width=(4, 8)),
-}
-
-
-# Growth rate k, layers per dense block, and the compression of the transition (DenseNet-C's θ,
-# §3): Huang et al.'s CIFAR nets have k = 12 and three blocks (§4); two blocks of four here.
-DENSENET_CFG: dict = dict(stem=16, growth=12, layers=(4, 4), compression=0.5, bottleneck=None)

@@ -212,9 +212,6 @@ def draw_history(history, fig: Figure | None = None, *, epochs: int | None = Non
     return fig
 
 
-plot_history = draw_history
-
-
 def _plain_log_ticks(ax, values: Sequence[float]) -> None:
     """Log-scale ticks as plain numbers (0.5, 1, 2), not 5×10⁻¹; within less than a decade, as
     in the first batches of training, the in-between ticks are labelled too, so that the axis

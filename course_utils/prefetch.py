@@ -80,17 +80,19 @@ def fetch_mnist(
     root: Path, mirror: str | None = None, hosts: Hosts | None = None
 ) -> tuple[bool, str]:
     """Make sure full MNIST is in `root`; returns (ok, what happened)."""
-    from torchvision.datasets import MNIST
-
-    folder = root / "MNIST"
+    mnist = data.MNIST_FILES
+    folder = mnist.path(root)
     hosts = hosts or Hosts()
-    present = data._raw_files_present(folder)
+    present = mnist.present(root)
     live: list[str] = []
     if not present:
         if download.is_offline():
             return False, f"not in {folder}; not downloaded: COURSE_OFFLINE is set"
-        data._check_writable(folder)
-        mirrors = [mirror] if mirror else list(MNIST.mirrors)
+        try:
+            data._check_writable(folder, mnist)
+        except mnist.error as err:  # the folder, not the network: the footer says so
+            return False, str(err)
+        mirrors = [mirror] if mirror else list(mnist.dataset().mirrors)
         hosts.check(mirrors)
         live = [m for m in mirrors if not hosts.why_not(m)]
         if not live:
@@ -98,9 +100,9 @@ def fetch_mnist(
             return False, f"not in {folder}; not downloaded: {why}"
     try:
         if live:
-            data._download_mnist(folder, live, silence_s=PREFETCH_SILENCE_S)
-        train, test = data._read_mnist(root)
-    except data.MNISTError as err:
+            mnist.fetch(root, mirrors=live, silence_s=PREFETCH_SILENCE_S)
+        train, test = mnist.read(root)
+    except mnist.error as err:  # damaged files: the message names them and the fix
         return False, str(err)
     except download.DownloadError as err:
         return False, f"could not download MNIST into {folder}: {err}"
@@ -184,9 +186,10 @@ def _file_in_the_way(folder: Path) -> Path | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The command line: which weights, whether MNIST, where it goes, and from which mirrors."""
     parser = argparse.ArgumentParser(
-        prog="python -m course_utils.prefetch", description=__doc__.splitlines()[0]
+        prog=download.PREFETCH_COMMAND, description=__doc__.splitlines()[0]
     )
     parser.add_argument(
         "--models",
@@ -207,12 +210,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="a base URL serving torchvision's weight files (e.g. a local server)",
     )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Fetch and check what the command line selects, then say what is here and what is not.
+
+    Returns 0 when all of it is here, 1 when something is missing, and 2 when nothing was
+    selected or the weights folder can't be made (an unknown model exits with 2 too).
+    """
+    parser = _parser()
     args = parser.parse_args(argv)
     unknown = [m for m in args.models if m not in weights.PRETRAINED]
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {list(weights.PRETRAINED)}")
     names = list(dict.fromkeys(args.models))  # in order, once each
-    everything = ["MNIST", *weights.PRETRAINED]
     selected = ([] if args.no_mnist else ["MNIST"]) + names
     if not selected:
         print(
@@ -222,8 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-
-    checkpoints = env.torch_home() / "hub" / "checkpoints"
+    checkpoints = weights.weights_folder()
     if names and (blocker := _file_in_the_way(checkpoints)):
         print(
             f"The weights folder {checkpoints} cannot be made: {blocker} is a file, not a "
@@ -232,36 +243,45 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-
     print(f"Weights cache: {checkpoints}")
     if download.is_offline():
         print("COURSE_OFFLINE is set: nothing will be downloaded, only what is here is checked.")
-    hosts = Hosts()
     root = args.data_dir.expanduser() if args.data_dir else env.data_dir()  # "~/x" too
+    return _report(_fetch_all(args, root, names), selected)
+
+
+def _fetch_all(
+    args: argparse.Namespace, root: Path, names: list[str]
+) -> list[tuple[str, bool, str]]:
+    """Fetch MNIST into `root` (unless --no-mnist) and the weights of `names`; (name, ok, what
+    happened) for each. Every server is checked once, all together, before the first download."""
+    hosts = Hosts()
     if not download.is_offline():
-        # Every server that what is missing would come from, checked once, all together,
-        # before the first download: a network that drops packets costs 2 s, not 30 s a file.
-        urls = []
-        if not args.no_mnist and not data._raw_files_present(root / "MNIST"):
-            from torchvision.datasets import MNIST
-
-            urls += [args.mnist_mirror] if args.mnist_mirror else list(MNIST.mirrors)
-        for name in names:
-            if not weights.weights_file(name).is_file():
-                urls.append(_weights_url(name, args.weights_mirror))
-        hosts.check(urls)
-    results: list[tuple[str, bool, str]] = []
+        # A network that drops packets costs 2 s in all, not 30 s a file.
+        hosts.check(_servers(args, root, names))
+    results = []
     if not args.no_mnist:
-        print(f"MNIST: {root / 'MNIST'}")
-        try:
-            ok, what = fetch_mnist(root, args.mnist_mirror, hosts)
-        except data.MNISTError as err:
-            ok, what = False, str(err)
-        results.append(("MNIST", ok, what))
+        print(f"MNIST: {data.MNIST_FILES.path(root)}")
+        results.append(("MNIST", *fetch_mnist(root, args.mnist_mirror, hosts)))
     for name in names:
-        ok, what = fetch_weights(name, args.weights_mirror, hosts)
-        results.append((name, ok, what))
+        results.append((name, *fetch_weights(name, args.weights_mirror, hosts)))
+    return results
 
+
+def _servers(args: argparse.Namespace, root: Path, names: list[str]) -> list[str]:
+    """The URLs that what is missing would come from, one per file or mirror."""
+    urls = []
+    if not args.no_mnist and not data.MNIST_FILES.present(root):
+        mirrors = data.MNIST_FILES.dataset().mirrors
+        urls += [args.mnist_mirror] if args.mnist_mirror else list(mirrors)
+    for name in names:
+        if not weights.weights_file(name).is_file():
+            urls.append(_weights_url(name, args.weights_mirror))
+    return urls
+
+
+def _report(results: list[tuple[str, bool, str]], selected: list[str]) -> int:
+    """Print a line for each result and what to do next; main()'s exit status."""
     width = max((len(n) for n, _, _ in results), default=5)
     print()
     for name, ok, what in results:
@@ -281,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             retry = "Connect to the network and run this again"
         print(f"\nCould not get: {', '.join(missing)}. {retry}; what is already here is kept.")
         return 1
-    unchecked = [n for n in everything if n not in selected]
+    unchecked = [n for n in ["MNIST", *weights.PRETRAINED] if n not in selected]
     if unchecked:
         print(
             f"\nAll that was selected is here ({', '.join(selected)}); not checked: "

@@ -204,31 +204,15 @@ def train_family(
     dev = torch.device(device) if device is not None else env.device()
     env.seed_everything(seed)
     model = nets.build(family, in_channels=in_channels, image_size=image_size)
-    record = None
-    if not retrain:
-        record = _load_record(model, key, path)
+    record = None if retrain else _load_record(model, key, path)
     if record is not None:
         history = _history_from(record)
-        model.to(dev).eval()
-        loaded = True
-        accuracy = evaluate(model, test)
-        saved = history.test_accuracy[-1] if history.test_accuracy else float("nan")
-        if abs(accuracy - saved) > 1.5 / max(1, len(test)):  # more than one image's worth
-            show.note(
-                f"{family}'s saved run {path} scored {100 * saved:.1f}% on the test set it was "
-                f"trained with, and scores {100 * accuracy:.1f}% on the {len(test):,} test "
-                "images given now: the accuracy reported is the one measured now."
-            )
+        accuracy = _accuracy_now(family, model.to(dev).eval(), history, test, path)
     else:
         history = fit(model, train, test, epochs=epochs, device=dev, live=False, quiet=quiet)
-        if (
-            weights.save_trained(
-                model, key, extra={"history": _history_record(history, train, test)}
-            )
-            is None
-        ):
+        saved = {"history": _history_record(history, train, test)}
+        if weights.save_trained(model, key, extra=saved) is None:
             path = None  # not cached: kept in memory only
-        loaded = False
         accuracy = float(history.test_accuracy[-1])
     return RaceResult(
         name=family,
@@ -239,12 +223,28 @@ def train_family(
         images_per_second=float(history.images_per_second),
         test_accuracy=float(accuracy),
         history=history,
-        loaded=loaded,
+        loaded=record is not None,
         device=history.device,
         image_size=image_size,
         path=path,
         seed=seed,
     )
+
+
+def _accuracy_now(
+    family: str, model: nn.Module, history: History, test: Dataset, path: Path
+) -> float:
+    """A loaded run's accuracy on the `test` given now, with a note where it is not the one the
+    run saved (more than one image's worth apart): the one measured now is reported."""
+    accuracy = evaluate(model, test)
+    saved = history.test_accuracy[-1] if history.test_accuracy else float("nan")
+    if abs(accuracy - saved) > 1.5 / max(1, len(test)):  # more than one image's worth
+        show.note(
+            f"{family}'s saved run {path} scored {100 * saved:.1f}% on the test set it was "
+            f"trained with, and scores {100 * accuracy:.1f}% on the {len(test):,} test "
+            "images given now: the accuracy reported is the one measured now."
+        )
+    return accuracy
 
 
 def _load_record(model: nn.Module, key: str, path: Path) -> dict | None:

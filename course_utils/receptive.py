@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-# Layers that change nothing about where an output looks.
-_POINTWISE = (
+# Layers that change nothing about where an output looks (fcn's convolutionize keeps them too).
+POINTWISE = (
     nn.ReLU,
     nn.ReLU6,
     nn.LeakyReLU,
@@ -62,7 +62,7 @@ def _geometry(layer: nn.Module) -> tuple[int, int, int, int] | None:
         stride = _pair(layer.stride if layer.stride is not None else layer.kernel_size)
         dilation = _pair(getattr(layer, "dilation", 1))
         return kernel, stride, _pair(layer.padding), dilation
-    if isinstance(layer, _POINTWISE):
+    if isinstance(layer, POINTWISE):
         return 1, 1, 0, 1
     return None
 

@@ -161,13 +161,18 @@ def weights_for(name: str):
     return torchvision.models.get_weight(PRETRAINED[name])
 
 
+def weights_folder(home: Path | None = None) -> Path:
+    """The folder of cached weights under `home` (default $TORCH_HOME): home/hub/checkpoints,
+    as torch hub keeps them. pretrained() also passes this user's own copy (env.own_copy)."""
+    return (env.torch_home() if home is None else home) / "hub" / "checkpoints"
+
+
 def weights_file(name: str) -> Path:
-    """Where torch caches the weights of `name`: $TORCH_HOME/hub/checkpoints/<file>.
+    """Where torch caches the weights of `name`: weights_folder()/<file>.
 
     <file> is the last part of the URL's path, as torch hub names it.
     """
-    url = weights_for(name).url
-    return env.torch_home() / "hub" / "checkpoints" / Path(urlsplit(url).path).name
+    return weights_folder() / Path(urlsplit(weights_for(name).url).path).name
 
 
 # torchvision's builders for these load weights that hold auxiliary classifiers, then drop them.
@@ -177,8 +182,8 @@ _AUX_HEADS = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
 def _damaged(name: str, path: Path, why: str) -> WeightsError:
     return WeightsError(
         f"The cached weights file {path} for {name} is damaged or incomplete ({why}). "
-        f"Delete it and run `python -m course_utils.prefetch` (or call "
-        f"pretrained({name!r}) again online) to download it afresh."
+        f"Delete it and download it afresh: {download.prefetch_hint(name)}, or call "
+        f"pretrained({name!r}) again online."
     )
 
 
@@ -258,7 +263,7 @@ def pretrained(name: str, *, strict: bool = False, report: bool = True) -> nn.Mo
     own = env.own_copy(env.torch_home(), "torch")
     if not cached and own is not None and env.unwritable(path.parent):
         # A class's read-only TORCH_HOME without these weights: this user's own copy instead.
-        path = own / "hub" / "checkpoints" / path.name
+        path = weights_folder(own) / path.name
         cached = path.is_file()
     model = None
     reason = ""
@@ -276,10 +281,8 @@ def pretrained(name: str, *, strict: bool = False, report: bool = True) -> nn.Mo
         model = _load_weights_file(name, path)  # cached or just downloaded: raises if bad
     if model is None:
         missing = f"No pretrained weights for {name}: {path} is not cached and {reason}."
-        fix = (
-            f"Run `python -m course_utils.prefetch` once online to fetch them "
-            f"({weights.meta.get('_file_size', 0):.0f} MB)."
-        )
+        megabytes = weights.meta.get("_file_size", 0)
+        fix = f"To fetch them ({megabytes:.0f} MB), {download.prefetch_hint(name)}."
         if strict:
             raise WeightsError(f"{missing} {fix}")
         if report:

@@ -18,13 +18,20 @@ import torch
 from IPython.display import display
 from PIL import Image
 from torch import nn
-from torchvision.transforms.v2 import functional as F
 
 from . import anatomy, env, fcn, plots, show
+from . import download as dl
 from .anatomy import activations
 from .augment import PCAColorAugmentation, crop, krizhevsky_square
 from .fcn import convolutionize, heatmap
-from .images import ImageLoadError, check_proportions, load_image, photo_input, sample_images
+from .images import (
+    ImageLoadError,
+    check_proportions,
+    load_image,
+    photo_input,
+    sample_images,
+    to_tensor,
+)
 from .train import as_tensors, predict
 from .weights import PRETRAINED, classify, pretrained, weights_for
 
@@ -143,8 +150,7 @@ class DigitExplorer(_Friendly, W.VBox):
                 return
 
     def _predict(self, i: int) -> torch.Tensor:
-        with anatomy.evaluating(self.model) as dev:
-            return torch.softmax(self.model(self.images[i : i + 1].to(dev)), 1)[0].cpu()
+        return predict(self.model, self.images[i : i + 1])[0]
 
     def show(self, i: int) -> None:
         """Show test digit `i`."""
@@ -178,6 +184,11 @@ def digit_explorer(model: nn.Module, dataset, **kwargs) -> DigitExplorer:
 def _error(err: BaseException | str) -> str:
     """An error as the red line a widget shows in its status."""
     return f"<span style='color:#c00000'>{html.escape(str(err))}</span>"
+
+
+def _hint(model: str) -> str:
+    """dl.prefetch_hint for `model`, for a widget's HTML."""
+    return html.escape(dl.prefetch_hint(model)).replace("`", "")
 
 
 @contextlib.contextmanager
@@ -326,9 +337,7 @@ class AugmentationExplorer(_Friendly, W.VBox):
 
     def update(self) -> None:
         """Recompute the augmented crop and show it beside the resized original."""
-        resized = krizhevsky_square(
-            F.to_dtype(F.to_image(self.picker.image), torch.float32, scale=True), self.resize
-        )
+        resized = krizhevsky_square(to_tensor(self.picker.image), self.resize)
         room_y, room_x = resized.shape[-2] - self.size, resized.shape[-1] - self.size
         self.top.max, self.left.max = max(room_y, 0), max(room_x, 0)
         top, left = min(self.top.value, self.top.max), min(self.left.value, self.left.max)
@@ -395,7 +404,7 @@ class ClassifierExplorer(_Friendly, _Watched, W.VBox):
             ""
             if model.is_pretrained
             else " <b style='color:#c00000'>untrained weights: no pretrained weights are "
-            "cached, so these scores mean nothing (run python -m course_utils.prefetch)</b>"
+            f"cached, so these scores mean nothing ({_hint(name)})</b>"
         )
         self.status.value = f"{html.escape(self.picker.name)} through {name}.{warning}"
         rows = "".join(
@@ -476,7 +485,7 @@ class HeatmapExplorer(_Friendly, _Watched, W.VBox):
             if model.is_pretrained
             else (
                 " <b style='color:#c00000'>untrained weights: these maps mean nothing "
-                "(run python -m course_utils.prefetch)</b>"
+                f"({_hint(self.model_picker.value)})</b>"
             )
         )
         h, w = self.probabilities.shape[1:]
@@ -628,8 +637,7 @@ class DrawingPad(_Friendly, W.HBox):
     def predict(self) -> None:
         """Classify what is drawn now."""
         self.digit = mnist_style(self.ink)
-        with anatomy.evaluating(self.model) as dev:
-            self.probabilities = torch.softmax(self.model(self.digit[None].to(dev)), 1)[0].cpu()
+        self.probabilities = predict(self.model, self.digit[None])[0]
         guess = int(self.probabilities.argmax())
         self.summary.value = f"LeNet5 says <b>{guess}</b> with {self.probabilities[guess]:.1%}"
         self._show()

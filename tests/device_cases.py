@@ -151,9 +151,9 @@ def ten_crop_predict(device):
 
 
 @case
-def overfitting_report(device):
+def overfitting_table(device):
     train, test = digits()
-    report = cu.lab.overfitting_report({"a": lenet(device)}, train, test)
+    report = cu.lab.overfitting_table({"a": lenet(device)}, train, test)
     return report.rows
 
 

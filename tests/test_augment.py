@@ -2,6 +2,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
@@ -153,16 +154,31 @@ def test_bad_arguments_are_refused():
         RandomShift(-1)
 
 
-def test_overfitting_report_writes_the_measured_numbers(digits):
+def test_the_experiments_tables_hold_the_measured_numbers_and_no_prose(digits):
     train, test = digits
     cu.seed_everything(0)
     model = cu.LeNet5()
-    report = cu.lab.overfitting_report({"a": model, "b": model}, train, test)
-    accuracy = cu.evaluate(model, test)
-    assert report.rows["a"]["test"] == pytest.approx(accuracy)
-    assert f"{accuracy:.1%}" in report._repr_markdown_()
+    report = cu.lab.overfitting_table({"a": model, "b": model}, train, test)
+    train_acc, test_acc = cu.evaluate(model, train), cu.evaluate(model, test)
+    assert report.rows["a"] == pytest.approx(
+        {"train": train_acc, "test": test_acc, "gap": train_acc - test_acc}
+    )
     table = cu.lab.crop_averaging_table({"a": model}, test)
-    assert table.rows["a"]["centre"] == pytest.approx(accuracy)
+    assert list(table.rows["a"]) == ["centre", "five crops", "ten crops (with mirrors)"]
+    assert table.rows["a"]["centre"] == pytest.approx(test_acc)
+    five = cu.ten_crop_predict(
+        model, torch.nn.functional.pad(test.images, (2,) * 4), size=28, flips=False
+    )
+    assert table.rows["a"]["five crops"] == pytest.approx(
+        (five.argmax(1) == test.labels).float().mean().item()
+    )
+    for got in (report, table):  # a table, one row per model, and no sentence: the notebook says it
+        lines = got._repr_markdown_().splitlines()
+        assert len(lines) == 2 + len(got.rows) and all(line.startswith("|") for line in lines)
+    assert (
+        f"| a | {train_acc:.1%} | {test_acc:.1%} | {(train_acc - test_acc) * 100:.1f} points |"
+        in report.markdown
+    )
 
 
 def test_krizhevsky_crops_come_from_the_central_256_square():
@@ -184,3 +200,15 @@ def test_krizhevsky_crops_come_from_the_central_256_square():
     assert len(seen) > 200  # many of the 33 x 33 positions, none outside the square
     square = cu.augment.krizhevsky_square(image)
     assert square.shape == (3, 256, 256) and square[1, 0, 0].item() == left_of_square
+
+
+def test_pca_takes_any_pil_image_as_the_rgb_image_it_shows():
+    # images.to_tensor's conversion: a transparent PNG is white, a greyscale one three channels
+    rgba = Image.new("RGBA", (8, 6), (255, 0, 0, 0))
+    torch.testing.assert_close(
+        cu.PCAColorAugmentation().apply(rgba, [0, 0, 0]), torch.ones(3, 6, 8)
+    )
+    grey = cu.load_image(cu.sample_images()["cameraman"]).convert("L")
+    assert cu.PCAColorAugmentation()(grey).shape == (3, grey.height, grey.width)
+    values, _ = pca_colors(grey)  # three equal channels: all the variance on one axis
+    assert values[1:].abs().max() < 1e-4 * values[0]

@@ -253,3 +253,22 @@ def test_zoo_chart_labels_do_not_overlap_and_say_the_input_sizes():
     assert [t.get_text() for t, b in zip(ax.texts, boxes, strict=True) if b.overlaps(title)] == []
     assert all(fig.bbox.contains(b.x0, b.y0) and fig.bbox.contains(b.x1, b.y1) for b in boxes)
     assert "inception_v3 at 299×299" in ax.get_xlabel()
+
+
+def test_to_paths_refuses_a_block_whose_layers_no_longer_match_its_settings():
+    block = blocks.ResNeXtBlock(16, cardinality=4, width=2)
+    block.conv2 = torch.nn.Conv2d(8, 8, 3, padding=1, bias=False)  # no longer grouped
+    with pytest.raises(blocks.BlockError, match=r"conv2 gives path 0 weights of 2×8×3×3.*2×2×3×3"):
+        blocks.to_paths(block)
+    assert issubclass(blocks.BlockError, cu.CourseError)
+
+
+@pytest.mark.parametrize(
+    ("block", "biases"),
+    [(blocks.Bottleneck(256, 64), ["conv2.bias"]), (blocks.ResNeXtBlock(256), [])],
+    ids=["bottleneck", "resnext"],
+)
+def test_the_bottleneck_and_the_resnext_block_keep_their_layer_names(block, biases):
+    # notebooks 06 and 07 load these state dicts into their own blocks, written out
+    names = ["conv1.weight", "conv2.weight", *biases, "conv3.weight"]
+    assert list(block.state_dict()) == names

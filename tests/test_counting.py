@@ -58,6 +58,26 @@ def test_layer_table_rows_add_up():
     assert "44,426" in text and "linear 256→120" in text and "16 × 4 × 4" in text
 
 
+class Scores(nn.Module):
+    """Queries times keys in its own forward, beside a child that runs as a module."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query = nn.Linear(8, 8)
+        self.key = nn.Linear(8, 8, bias=False)  # its weight is used, it never runs
+
+    def forward(self, x):
+        return self.query(x) @ self.key.weight @ x.transpose(1, 2)
+
+
+def test_layer_table_has_a_row_for_a_module_with_operations_of_its_own():
+    table = cu.layer_table(Scores(), (5, 8))
+    rows = {row.name: (row.macs, row.parameters, row.output_shape) for row in table}
+    # query: 5·8·8; its own: (5×8)·(8×8), then (5×8)·(8×5), with the key's parameters
+    assert rows == {"query": (320, 72, (5, 8)), "Scores": (320 + 200, 64, (5, 5))}
+    assert table.total_macs == cu.count_macs(Scores(), (5, 8))
+
+
 def test_counting_leaves_training_mode_alone():
     model = cu.LeNet5().train()
     cu.count_macs(model, (1, 28, 28))
@@ -65,58 +85,7 @@ def test_counting_leaves_training_mode_alone():
     assert torch.is_grad_enabled()
 
 
-# --- what FlopCounterMode alone does not see: recurrent layers, fused attention -------------
-
-
-@pytest.mark.parametrize(("rnn", "gates"), [(nn.LSTM, 4), (nn.GRU, 3), (nn.RNN, 1)])
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_count_macs_recurrent_by_hand(rnn, gates, bidirectional):
-    steps, inputs, hidden, layers = 7, 10, 20, 2
-    model = rnn(inputs, hidden, layers, batch_first=True, bidirectional=bidirectional)
-    directions = 2 if bidirectional else 1
-    # per step and direction: gates × hidden × (the layer's input + the hidden state)
-    first = gates * hidden * (inputs + hidden)
-    later = gates * hidden * (directions * hidden + hidden)
-    expected = steps * directions * (first + (layers - 1) * later)
-    assert cu.count_macs(model, (steps, inputs)) == expected
-
-
-@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
-def test_count_macs_lstm_with_projection_by_hand():
-    steps, inputs, hidden, proj = 5, 8, 16, 6
-    model = nn.LSTM(inputs, hidden, proj_size=proj, batch_first=True)
-    expected = steps * (4 * hidden * (inputs + proj) + hidden * proj)
-    assert cu.count_macs(model, (steps, inputs)) == expected
-
-
-def test_recurrent_macs_counts_the_steps_of_packed_sequences():
-    lstm = nn.LSTM(4, 8)
-    packed = nn.utils.rnn.pack_padded_sequence(torch.zeros(5, 2, 4), [5, 3])
-    assert cu.counting.recurrent_macs(lstm, packed) == (5 + 3) * 4 * 8 * (4 + 8)
-    assert cu.counting.recurrent_macs(lstm, torch.zeros(5, 2, 4)) == 10 * 4 * 8 * (4 + 8)
-
-
-class TextClassifier(nn.Module):
-    """Embedding, LSTM, the last step's state to a linear head: the counted LSTM in a model."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(50, 12)
-        self.rnn = nn.LSTM(12, 24, batch_first=True)
-        self.head = nn.Linear(24, 3)
-
-    def forward(self, tokens):
-        out, _ = self.rnn(self.embed(tokens.long()))
-        return self.head(out[:, -1])
-
-
-def test_lstm_in_a_model_and_its_layer_table():
-    steps = 9
-    model = TextClassifier()
-    expected = {"embed": 0, "rnn": steps * 4 * 24 * (12 + 24), "head": 24 * 3}
-    assert cu.count_macs(model, (steps,)) == sum(expected.values())
-    table = cu.layer_table(model, (steps,))
-    assert {row.name: row.macs for row in table} == expected
+# --- what FlopCounterMode alone does not see ------------------------------------------------
 
 
 class SelfAttention(nn.Module):
@@ -127,32 +96,6 @@ class SelfAttention(nn.Module):
 
     def forward(self, x):
         return self.attn(x, x, x, need_weights=self.need_weights)[0]
-
-
-@pytest.mark.parametrize("need_weights", [False, True])
-def test_count_macs_self_attention_by_hand(need_weights):
-    tokens, dim = 10, 32
-    projections = 4 * tokens * dim * dim  # query, key, value and output
-    attention = 2 * tokens * tokens * dim  # scores and weighted sum, all heads together
-    model = SelfAttention(dim, 4, need_weights=need_weights)
-    assert cu.count_macs(model, (tokens, dim)) == projections + attention
-
-
-def test_count_macs_transformer_encoder_layer_by_hand():
-    tokens, dim, ffn = 10, 32, 64
-    layer = nn.TransformerEncoderLayer(dim, 4, ffn, batch_first=True)
-    attention = 4 * tokens * dim * dim + 2 * tokens * tokens * dim
-    assert cu.count_macs(layer, (tokens, dim)) == attention + 2 * tokens * dim * ffn
-
-
-def test_layer_table_rows_hold_fused_attention():
-    model = nn.Sequential(nn.Linear(16, 32), SelfAttention(32, 4, need_weights=False))
-    table = cu.layer_table(model, (10, 16))
-    rows = {row.name: row for row in table}
-    assert rows["1.attn"].layer == "attention 32, 4 heads"
-    assert rows["1.attn"].parameters == cu.count_parameters(model[1])  # out_proj included
-    assert rows["1.attn"].output_shape == (10, 32)
-    assert table.total_macs == cu.count_macs(model, (10, 16))
 
 
 class MatrixVector(nn.Module):
@@ -170,7 +113,8 @@ def test_count_macs_matrix_vector_product():
 
 def test_count_macs_leaves_grad_mode_and_fast_path_alone():
     model = SelfAttention(32, 4, need_weights=False).train()
-    cu.count_macs(model, (10, 32))
+    with pytest.warns(cu.show.CourseWarning, match="attn"):
+        cu.count_macs(model, (10, 32))
     assert model.training and model.attn.training
     assert torch.is_grad_enabled()
     assert torch.backends.mha.get_fastpath_enabled()
@@ -203,6 +147,20 @@ def test_uncounted_layers_are_named_in_a_warning():
     assert "LayerNorm" not in str(warning.message)  # normalisation: no multiply-adds to count
     with pytest.warns(cu.show.CourseWarning, match=r"1 \(OpaqueLinear\)"):
         cu.layer_table(model, (10,))
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "named"),
+    [
+        (SelfAttention(32, 4, need_weights=False), (10, 32), r"attn \(MultiheadAttention\)"),
+        (nn.LSTM(8, 16, batch_first=True), (5, 8), r"LSTM \(LSTM\)"),
+    ],
+    ids=["attention", "lstm"],
+)
+def test_fused_attention_and_recurrent_layers_are_named_not_counted(model, size, named):
+    # one fused kernel each, with no formula here: zero, and a warning that names the layer
+    with pytest.warns(cu.show.CourseWarning, match=f"1 layer.*{named}"):
+        assert cu.count_macs(model, size) == 0
 
 
 def test_layers_that_do_not_run_or_hold_no_multiply_adds_give_no_warning():
@@ -241,8 +199,13 @@ def zero_init(monkeypatch):
         monkeypatch.setattr(nn.init, name, zeros)
 
 
+# torchvision's vision transformers run nn.MultiheadAttention's fused kernel, which count_macs
+# has no formula for (the course counts convolutional networks): they are undercounted, and say so.
+VISION_TRANSFORMERS = [n for n in tvm.list_models(module=tvm) if n.startswith("vit_")]
+
+
 @pytest.mark.filterwarnings("ignore:The default weight initialization:FutureWarning")
-@pytest.mark.parametrize("name", tvm.list_models(module=tvm))
+@pytest.mark.parametrize("name", sorted(set(tvm.list_models(module=tvm)) - {*VISION_TRANSFORMERS}))
 def test_count_macs_matches_every_torchvision_classifier(name, zero_init):
     weights = _cheapest_weights(name)
     (size,) = weights.transforms().crop_size  # 224, or 299 for inception_v3, 600 for b7...
@@ -258,3 +221,10 @@ def test_report_is_markdown_in_a_notebook_and_text_elsewhere():
     accuracy = 0.9731
     sentence = cu.show.report(f"VGG reached **{accuracy:.1%}**.")
     assert sentence._repr_markdown_() == "VGG reached **97.3%**." == repr(sentence)
+
+
+def test_a_vision_transformer_names_its_uncounted_attention(zero_init):
+    model = tvm.vit_b_32()
+    with pytest.warns(cu.show.CourseWarning, match=r"12 layer.*self_attention \(MultiheadAtt"):
+        macs = cu.count_macs(model, (3, 224, 224))
+    assert macs / 1e9 < tvm.ViT_B_32_Weights.IMAGENET1K_V1.meta["_ops"]  # attention left out

@@ -728,3 +728,52 @@ def test_a_planted_processed_file_does_not_replace_the_raw_digits(tmp_path, caps
     train, test = cu.load_mnist(tmp_path, download=False)
     assert (len(train), len(test)) == (300, 100)
     assert train.images.abs().sum() > 0  # the real digits' ink, not the planted blank images
+
+
+def test_load_dataset_walks_load_mnists_ladder_to_the_students_own_copy(
+    tmp_path, monkeypatch, capsys
+):
+    """One ladder for every stored dataset: a default data folder that lacks Fashion-MNIST and
+    can't be written (a class's pack) sends the download to the student's own copy, as for
+    MNIST, and the next call reads it there. Before, load_dataset fell back to the digits."""
+    from torchvision.datasets import FashionMNIST
+
+    blocker = tmp_path / "a_file"  # the pack can't be written: it is under a file
+    blocker.write_text("a file where a folder should be", encoding="utf-8")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(blocker / "pack"))
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "own"))
+    arrays = _fashion_arrays()
+    files = _fashion_gz(monkeypatch, arrays)
+    with file_server(files) as (url, requested):
+        monkeypatch.setattr(FashionMNIST, "mirrors", [url])
+        train, _ = cu.load_dataset("fashion")
+    out = capsys.readouterr().out
+    assert len(train) == 30 and train.name == "Fashion-MNIST" and requested
+    own = tmp_path / "own" / "data" / "FashionMNIST"
+    assert str(blocker / "pack" / "FashionMNIST") in out and f"own copy in {own}" in out
+    assert _files_in(own) == sorted(name.removesuffix(".gz") for name in files)
+    monkeypatch.setattr(FashionMNIST, "mirrors", UNREACHABLE)  # read, not fetched, the next time
+    again, _ = cu.load_dataset("fashion")
+    assert len(again) == 30
+
+
+def test_each_dataset_raises_the_error_its_description_carries(tmp_path, monkeypatch):
+    """MNISTError or DatasetError comes with the dataset's description, not from its name."""
+    import dataclasses
+
+    assert cu.data.MNIST_FILES.error is MNISTError
+    assert {s.error for n, s in cu.data.STORED.items() if n != "mnist"} == {cu.data.DatasetError}
+
+    class Custom(cu.data.DatasetError):
+        pass
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("a file where a folder should be", encoding="utf-8")
+    for name in ("mnist", "fashion", "cifar10"):
+        stored = dataclasses.replace(cu.data.STORED[name], error=Custom)
+        monkeypatch.setitem(cu.data.STORED, name, stored)
+        monkeypatch.setattr(cu.data, "MNIST_FILES", cu.data.STORED["mnist"])
+        with pytest.raises(Custom, match=f"Cannot write {stored.label}"):
+            cu.load_dataset(name, blocker / "data")
+    with pytest.raises(Custom, match="Pass load_mnist"):
+        cu.load_mnist(blocker / "data")

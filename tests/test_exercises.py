@@ -66,7 +66,7 @@ def runs(key, digits) -> dict:
     )  # digit 0 right; digit 1 wrong, true class second; digit 2 wrong, true class third
     return {
         ("01", 1): lambda: {
-            "report": cu.show.Report(
+            "table": cu.show.Report(
                 "",
                 {
                     "no shifts": {"train": 0.99, "test": 0.965},
@@ -79,7 +79,10 @@ def runs(key, digits) -> dict:
             "lenet1998": SimpleNamespace(test_accuracy=[0.9, 0.953]),
             "lenet5": SimpleNamespace(test_accuracy=[0.95, 0.971]),
         },
-        ("02", 2): lambda: {"two": 0.97, "four": 0.962},
+        ("02", 2): lambda: {
+            "two": SimpleNamespace(test_accuracy=[0.9, 0.97]),
+            "four": SimpleNamespace(test_accuracy=[0.9, 0.962]),
+        },
         ("04", 2): lambda: {"fcn": _lenet_fcn(), "test": digits[1]},
         ("06", 2): lambda: {"images": digits[0].images[:64], "labels": digits[0].labels[:64]},
         ("06", 3): lambda: {"model": _bn_lenet(digits), "test": test},
@@ -352,8 +355,8 @@ def test_a_placeholder_or_a_missing_result_never_raises():
             continue
         ok, text = said(ex.check, *key, ...)
         assert ok is None and "not answered yet" in text, key
-    ok, text = said(ex.check, "01", 1, (2.5, 1.0), report=...)  # answered, report not set
-    assert ok is None and "also needs your run's report" in text
+    ok, text = said(ex.check, "01", 1, (2.5, 1.0), table=...)  # answered, table not set
+    assert ok is None and "also needs your run's table" in text
 
 
 def test_an_answer_of_the_wrong_form_is_refused_with_what_is_expected():

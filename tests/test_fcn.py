@@ -405,3 +405,39 @@ def test_names_that_meet_after_opening_stay_apart():
     ).eval()
     fcn = cu.convolutionize(model, (1, 6, 6))
     assert len(fcn.features) == 2 and len(set(dict(fcn.features.named_children()))) == 2
+
+
+# --- convolutionize: the messages of each step ------------------------------------------------
+
+
+class _GlobalMean(nn.Module):
+    """A layer that leaves no map: the mean of each channel (N × C)."""
+
+    def forward(self, x):
+        return x.mean((2, 3))
+
+
+def test_each_step_of_the_conversion_names_the_layer_that_stops_it():
+    with pytest.raises(ConvolutionizeError, match=r"layer '2' \(Linear.*2-dimensional tensor"):
+        cu.convolutionize([nn.Conv2d(1, 2, 3), _GlobalMean(), nn.Linear(2, 3)], (1, 6, 6))
+    with pytest.raises(ConvolutionizeError, match=r"Layer '2' \(ReLU\) left no map"):
+        cu.convolutionize([nn.Conv2d(1, 2, 3), _GlobalMean(), nn.ReLU()], (1, 6, 6))
+    too_small = [nn.Conv2d(1, 2, 5), nn.Flatten(), nn.Linear(2, 3)]
+    with pytest.raises(ConvolutionizeError, match=r"At input_size \(1, 3, 3\), layer '0' .*3×3"):
+        cu.convolutionize(too_small, (1, 3, 3))
+
+
+@pytest.mark.parametrize(
+    ("tensor", "shape", "message"),
+    [
+        ("weight", (4, 9), r"weight of shape 4×9.*call for 4×8"),
+        ("bias", (5,), r"bias of shape 5.*call for 4\."),
+    ],
+    ids=["weight", "bias"],
+)
+def test_a_linear_whose_tensors_do_not_match_its_sizes_is_refused(tensor, shape, message):
+    # nn.Linear accepts any tensor set by hand; cutting it into filters must not
+    linear = nn.Linear(2 * 2 * 2, 4)
+    setattr(linear, tensor, nn.Parameter(torch.randn(shape)))
+    with pytest.raises(ConvolutionizeError, match=rf"layer '2' \(Linear.*{message}"):
+        cu.convolutionize([nn.Conv2d(1, 2, 3), nn.Flatten(), linear], (1, 4, 4))

@@ -225,3 +225,36 @@ def test_every_notebook_names_its_home_module_which_names_it(number):
     assert f"**Home module:** `course_utils.{home}`" in first, path.name
     doc = ast.get_docstring(ast.parse((PACKAGE / f"{home}.py").read_text(encoding="utf-8")))
     assert re.search(rf"\b{number}\b", doc), f"{home}'s docstring does not name notebook {number}"
+
+
+MAX_LINES = 60
+
+
+def long_functions(package: Path, limit: int = MAX_LINES) -> list[str]:
+    """Functions and methods longer than `limit` lines (def to last line, docstring included)
+    whose docstring does not say why ("Not split: ...")."""
+    found = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            length = node.end_lineno - node.lineno + 1
+            if length > limit and "Not split:" not in (ast.get_docstring(node) or ""):
+                found.append(f"{path.stem}.{node.name}: {length} lines")
+    return found
+
+
+def test_no_function_is_longer_than_60_lines_unless_it_says_why():
+    assert long_functions(PACKAGE) == []
+
+
+def test_the_length_check_counts_the_docstring_and_hears_a_reason(tmp_path):
+    body = "\n".join(f"    x{k} = {k}" for k in range(59))
+    package = _package(
+        tmp_path,
+        {
+            "short": f'def f():\n    """Fits."""\n{body}\n',  # 61 lines with the def
+            "told": f'def g():\n    """Not split: one table."""\n{body}\n',
+        },
+    )
+    assert long_functions(package) == ["short.f: 61 lines"]

@@ -3,10 +3,14 @@
 import io
 import struct
 import zlib
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+from torchvision import models as tvm
 
 import course_utils as cu
 from course_utils.images import ImageLoadError
@@ -187,3 +191,55 @@ def test_a_thin_strip_is_refused_before_any_explorer_resizes_it():
     with pytest.raises(ImageLoadError, match="60000 × 1.*Crop it"):
         cu.images.check_proportions(cu.load_image(buffer.getvalue()), "'strip.png'")
     assert cu.images.check_proportions(strip.resize((800, 600)), "x").size == (800, 600)
+
+
+# --- the one conversion from a picture to a network's input ---------------------------------
+
+
+def _old_float(image):
+    """The conversion that augment, widgets and images each wrote out before to_tensor."""
+    from torchvision.transforms.v2 import functional as F
+
+    return F.to_dtype(F.to_image(image), torch.float32, scale=True)
+
+
+def test_to_tensor_gives_the_tensors_the_package_gave_before():
+    cat = cu.load_image(cu.sample_images()["cat"])
+    x = cu.images.to_tensor(cat)
+    assert x.shape == (3, cat.height, cat.width) and x.dtype == torch.float32
+    torch.testing.assert_close(x, _old_float(cat), rtol=0, atol=0)
+    as_bytes = torch.from_numpy(np.array(cat)).permute(2, 0, 1)
+    torch.testing.assert_close(cu.images.to_tensor(as_bytes), x, rtol=0, atol=0)  # uint8 / 255
+    assert cu.images.to_tensor(x) is x  # float already: as it is
+
+
+def test_to_tensor_shows_any_pil_mode_as_its_rgb_image():
+    rgba = Image.new("RGBA", (8, 6), (255, 0, 0, 0))  # fully transparent: white on a page
+    torch.testing.assert_close(cu.images.to_tensor(rgba), torch.ones(3, 6, 8))
+    grey = Image.new("L", (8, 6), 51)
+    torch.testing.assert_close(cu.images.to_tensor(grey), torch.full((3, 6, 8), 0.2))
+
+
+def test_photo_input_normalises_with_the_weights_own_mean_and_std():
+    from torchvision.transforms.v2 import functional as F
+
+    rocket = cu.load_image(cu.sample_images()["rocket"])
+    imagenet = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])  # torchvision's ImageClassification
+    assert cu.images.mean_std() == cu.images.mean_std(tvm.VGG16_Weights.IMAGENET1K_V1)
+    torch.testing.assert_close(torch.tensor(cu.images.mean_std()), torch.tensor(imagenet))
+    for side in (224, 352):
+        before = F.normalize(F.resize(_old_float(rocket), side, antialias=True), *imagenet)
+        torch.testing.assert_close(cu.images.photo_input(rocket, side), before, rtol=0, atol=0)
+    other = SimpleNamespace(transforms=lambda: SimpleNamespace(mean=[0.5] * 3, std=[0.25] * 3))
+    x = cu.images.photo_input(rocket, 224, other)
+    expected = (F.resize(_old_float(rocket), 224, antialias=True) - 0.5) / 0.25
+    torch.testing.assert_close(x, expected)
+
+
+def test_only_images_turns_pictures_into_tensors():
+    # one conversion: no other module of the package converts pictures or types ImageNet's numbers
+    package = Path(cu.__file__).parent
+    for path in package.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for written in ("to_image(", "to_dtype(", "0.485", "0.229"):
+            assert written not in text or path.stem == "images", f"{path.name}: {written}"

@@ -216,7 +216,7 @@ def test_a_damaged_file_in_a_read_only_torch_home_is_named_not_a_traceback(
     # Issue 21: a PermissionError traceback, and a footer saying "Connect to the network".
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "pack"))
     path = weights.weights_file("resnet18")
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"damaged")
     make_read_only(tmp_path / "pack")
     code = prefetch.main(["--no-mnist", "--models", "resnet18", "--weights-mirror", UNREACHABLE])
@@ -226,3 +226,65 @@ def test_a_damaged_file_in_a_read_only_torch_home_is_named_not_a_traceback(
     assert "TORCH_HOME" in said and "Connect to the network" not in said
     assert "make it writable" in said
     assert path.read_bytes() == b"damaged"  # kept where it was
+
+
+def test_the_prefetch_hint_names_the_models_and_a_data_folder_other_than_the_default(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    hint = download.prefetch_hint
+    assert hint() == "run `python -m course_utils.prefetch` once online"
+    assert hint("resnet18", "alexnet") == (
+        "run `python -m course_utils.prefetch --models resnet18 alexnet` once online"
+    )
+    assert hint(data_dir=tmp_path / "data") == hint()  # the default folder: no flag needed
+    assert f"--data-dir {tmp_path / 'mine'}`" in hint(data_dir=tmp_path / "mine")
+    assert f'--data-dir "{tmp_path / "my data"}"`' in hint(data_dir=tmp_path / "my data")
+
+
+def test_the_prefetch_advice_comes_from_one_place(tmp_path, monkeypatch, capsys):
+    """download.prefetch_hint is the one advice that sends a student to prefetch: weights'
+    warning and error, data's note and error, doctor's list and the explorers all say it."""
+    import course_utils as cu
+
+    def hint(*models, data_dir=None):
+        return f"HINT({','.join(models)};{data_dir or ''})"
+
+    monkeypatch.setattr(download, "prefetch_hint", hint)
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    with pytest.warns(cu.show.CourseWarning, match=r"HINT\(resnet18;\)"):
+        cu.pretrained("resnet18")
+    path = weights.weights_file("resnet18")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"damaged")
+    with pytest.raises(weights.WeightsError, match=r"HINT\(resnet18;\)"):
+        cu.pretrained("resnet18")
+    cu.load_mnist(tmp_path / "mine", download=False)
+    assert f"HINT(;{tmp_path / 'mine'})" in capsys.readouterr().out
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for url, _ in MNIST.resources:
+        (raw / url.removesuffix(".gz")).write_bytes(b"damaged")
+    with pytest.raises(cu.data.MNISTError, match=r"HINT\(;"):
+        cu.load_mnist()
+    missing = cu.doctor(show=False).missing
+    assert any(
+        m.startswith("resnet18: the cached file") and "HINT(resnet18;)" in m for m in missing
+    )
+    assert any(m.startswith("pretrained weights for") and m.endswith("HINT(;)") for m in missing)
+    for explorer in (cu.widgets.classifier_explorer("resnet18"), cu.widgets.HeatmapExplorer()):
+        assert "HINT(" in explorer.status.value
+
+
+def test_a_data_folder_that_cannot_be_written_is_named_as_the_problem(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("a file where a folder should be", encoding="utf-8")
+    code = prefetch.main(
+        ["--models", "--data-dir", str(blocker / "data"), "--mnist-mirror", UNREACHABLE]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "MISSING MNIST" in out and f"{blocker / 'data' / 'MNIST'} cannot be written" in out
+    assert "make it writable" in out and "Connect to the network" not in out

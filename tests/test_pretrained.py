@@ -15,7 +15,7 @@ from PIL import Image
 from torchvision import models as tvm
 
 import course_utils as cu
-from course_utils import weights
+from course_utils import prefetch, weights
 from course_utils.weights import UnknownModelError, WeightsError
 
 
@@ -391,3 +391,25 @@ def test_a_read_only_torch_home_without_the_weights_keeps_the_students_own_copy(
     for file in folder.iterdir():
         file.unlink()  # the server has nothing now: the next load reads the student's copy
     assert cu.pretrained("resnet18", strict=True).is_pretrained
+
+
+def test_every_weights_path_comes_from_weights_folder(tmp_path, monkeypatch, capsys):
+    """$TORCH_HOME/hub/checkpoints, and the same folder in a student's own copy, are built in one
+    place: weights_folder. weights_file, pretrained, prefetch and doctor all follow it."""
+    blocker = tmp_path / "a_file"  # the shared folder can't be written: it is under a file
+    blocker.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+
+    def folder(home=None):
+        return blocker / "shared" if home is None else tmp_path / "own-copy" / home.name
+
+    monkeypatch.setattr(weights, "weights_folder", folder)
+    file = weights.weights_file("resnet18")
+    assert file == blocker / "shared" / "resnet18-f37072fd.pth"
+    with pytest.raises(WeightsError) as err:  # the shared folder lacks it: the own copy's path
+        cu.pretrained("resnet18", strict=True)
+    assert f"{tmp_path / 'own-copy' / 'torch' / file.name} is not cached" in str(err.value)
+    assert f"Weights cache {blocker / 'shared'}:" in str(cu.doctor(show=False))
+    assert prefetch.main(["--no-mnist", "--models", "resnet18"]) == 2
+    assert f"The weights folder {blocker / 'shared'} cannot be made" in capsys.readouterr().err

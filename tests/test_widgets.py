@@ -379,3 +379,30 @@ def test_the_classifier_explorer_shows_the_photo_beside_the_same_top_k(tmp_path,
     explorer.picker.dropdown.value = "rocket"  # a new photo is shown, not only named
     photo, _ = explorer.figure.axes
     assert photo.images[0].get_array().shape[:2] == (427, 640)
+
+
+def test_the_explorers_predict_through_train_predict(digits, monkeypatch):
+    # one way from images to probabilities: the explorers call it rather than write it again
+    _, test = digits
+    calls = []
+
+    def spy(model, images, **kwargs):
+        calls.append(tuple(images.shape))
+        return cu.train.predict(model, images, **kwargs)
+
+    monkeypatch.setattr(cu.widgets, "predict", spy)
+    cu.seed_everything(0)
+    model = cu.LeNet5().eval()
+    explorer = cu.widgets.digit_explorer(model, test)
+    explorer.picker.value = 3
+    assert calls == [(1, 1, 28, 28)] * 2
+    expected = cu.train.predict(model, test.images[3:4])[0]
+    torch.testing.assert_close(explorer.probabilities, expected, rtol=0, atol=0)
+    calls.clear()
+    pad = cu.widgets.drawing_pad(model)
+    pad.draw([(140, 40), (140, 240)])
+    assert calls == [(1, 1, 28, 28)]
+    torch.testing.assert_close(pad.probabilities, cu.train.predict(model, pad.digit[None])[0])
+    calls.clear()
+    cu.widgets.family_explorer({"LeNet5": model}, test, index=5)
+    assert calls == [(1, 1, 28, 28)]
