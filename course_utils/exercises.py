@@ -331,8 +331,23 @@ class Wrong:
         return self.hint(answer, right, run) if callable(self.hint) else self.hint
 
 
+class _Numbered:
+    """A numbered exercise's key (its number) and label ("Exercise 06.1")."""
+
+    notebook: str
+    n: int
+
+    @property
+    def key(self) -> int:
+        return self.n
+
+    @property
+    def label(self) -> str:
+        return f"Exercise {self.notebook}.{self.n}"
+
+
 @dataclass(frozen=True)
-class Exercise:
+class Exercise(_Numbered):
     """A numbered exercise whose answer a check can judge.
 
     `right(run)` computes the right answer (from the package where it can; `source` says
@@ -350,14 +365,6 @@ class Exercise:
     needs: tuple[str, ...] = ()
     judge: Callable[[Any, Run], tuple[bool, str]] | None = None
     kind = "exercise"
-
-    @property
-    def key(self) -> int:
-        return self.n
-
-    @property
-    def label(self) -> str:
-        return f"Exercise {self.notebook}.{self.n}"
 
     def verdict(self, answer: Any, run: Run) -> tuple[bool, str]:
         """(right?, what to say if not), for an answer that is not `...`."""
@@ -408,21 +415,13 @@ class Prediction:
 
 
 @dataclass(frozen=True)
-class OpenExercise:
+class OpenExercise(_Numbered):
     """An open-ended exercise: no check, but a list of what to look for in an answer."""
 
     notebook: str
     n: int
     look_for: tuple[str, ...]
     kind = "open"
-
-    @property
-    def key(self) -> int:
-        return self.n
-
-    @property
-    def label(self) -> str:
-        return f"Exercise {self.notebook}.{self.n}"
 
 
 Item = Exercise | Prediction | OpenExercise
