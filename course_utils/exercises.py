@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import anatomy, blocks, counting, env, nets, receptive, show
+from . import anatomy, blocks, counting, env, headless, nets, receptive, show
 
 Run = Mapping[str, Any]
 
@@ -2461,33 +2461,6 @@ def _submission(path, grade: Grade):
     return nb
 
 
-def steady_shell(kc, step: float = 1.0) -> None:
-    """Make the kernel client `kc` wait for shell replies in steps of `step` seconds.
-
-    nbclient's stand-in for an Output widget (a course explorer draws into one) sends on the
-    shell channel while nbclient waits on it for the cell's reply, and pyzmq can then miss the
-    reply's wake-up (jupyter/nbclient#312): the wait lasts until the cell's time limit, or for
-    ever without one, with the kernel idle. Each step ends by checking the socket, so a missed
-    reply is read within `step` seconds."""
-    import time
-    from queue import Empty
-
-    channel = kc.shell_channel
-    get_msg = channel.get_msg
-
-    async def get_msg_in_steps(timeout=None):
-        end = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = step if end is None else min(step, max(0.0, end - time.monotonic()))
-            try:
-                return await get_msg(timeout=left)
-            except Empty:
-                if end is not None and time.monotonic() >= end:
-                    raise
-
-    channel.get_msg = get_msg_in_steps
-
-
 def _client(nb, folder, at: dict, *, deadline: float, cell_timeout: float, **options):
     """An nbclient client for `nb` in `folder`, which keeps at most OUTPUT_LIMIT of its output,
     gives each cell what is left of `deadline` at most, and notes in `at` the cell it runs."""
@@ -2500,7 +2473,7 @@ def _client(nb, folder, at: dict, *, deadline: float, cell_timeout: float, **opt
 
         async def async_start_new_kernel_client(self):
             kc = await super().async_start_new_kernel_client()
-            steady_shell(kc)  # a student's explorer must not stall the grader (see there)
+            headless.steady_shell(kc)  # a student's explorer must not stall the grader (see there)
             return kc
 
         def output(self, outs, msg, display_id, cell_index):

@@ -37,6 +37,7 @@ FLOORS = {
     "plots": TOOL,
     "diagrams": TOOL,
     "receptive": TOOL,
+    "headless": TOOL,
     "fcn": LECTURE,
     "lab": LECTURE,
     "race": LECTURE,

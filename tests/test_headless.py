@@ -5,7 +5,7 @@ nbclient's stand-in for an Output widget sends on the shell channel while nbclie
 for the cell's reply; pyzmq can then miss the reply (jupyter/nbclient#312), and the client waits
 until the cell's time limit, for ever without one, while the kernel is idle. Seen here after
 cu.widgets.augmentation_explorer (notebook 02): the next cell started only at the limit.
-exercises.steady_shell reads a missed reply within a second; each cell here has a short limit,
+headless.steady_shell reads a missed reply within a second; each cell here has a short limit,
 and a gap between cells as long as that limit fails the test, naming the cell.
 """
 
@@ -14,7 +14,7 @@ import datetime as dt
 import nbformat
 from nbclient import NotebookClient
 
-from course_utils.exercises import steady_shell
+from course_utils.headless import steady_shell
 
 CELL_LIMIT = 60  # seconds; a cell here takes a few
 CELLS = [
