@@ -8,6 +8,7 @@ download, a student's own copy beside a read-only course pack, and the shipped d
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,7 +210,7 @@ CIFAR10_SIZE = 170_498_071
 
 
 @dataclass(frozen=True, kw_only=True)
-class Stored:
+class Stored(ABC):
     """A dataset kept in the data folder in torchvision's layout, and what its messages say.
 
     `error` is the dataset's own error: what its damaged files, and a `root` given explicitly
@@ -227,25 +228,25 @@ class Stored:
     instead: str = ""  # what the shipped digits change, in its place ("": the results' name)
 
     @property
+    @abstractmethod
     def size(self) -> int:
         """Its download, in bytes: for the message and the deadlines."""
-        raise NotImplementedError
 
     def path(self, root: Path) -> Path:
         """Its folder in the data folder `root`."""
         return root / self.folder
 
+    @abstractmethod
     def present(self, root: Path) -> bool:
         """True when all its files are in `root`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fetch(self, root: Path, *, silence_s: float = dl.DOWNLOAD_SILENCE_S) -> None:
         """Download its missing files into `root`; raises dl.DownloadError (an OSError)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read(self, root: Path) -> tuple[TensorImageDataset, TensorImageDataset]:
         """(train, test) from `root`: `error` for damaged files, RuntimeError for missing ones."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True, kw_only=True)
