@@ -43,6 +43,9 @@ CONDA_FORGE = {
     "pyyaml": "pyyaml",  # pyyaml-feedstock recipe/recipe.yaml: name: pyyaml
     "jupyterhub": "jupyterhub",  # conda-forge/jupyterhub-feedstock, noarch
     "nbgitpuller": "nbgitpuller",  # conda-forge/nbgitpuller-feedstock, noarch
+    "sphinx": "sphinx",  # conda-forge/sphinx-feedstock, noarch
+    "myst-nb": "myst-nb",  # conda-forge/myst-nb-feedstock, noarch
+    "sphinx-book-theme": "sphinx-book-theme",  # conda-forge/sphinx-book-theme-feedstock
 }
 
 
@@ -134,17 +137,27 @@ def test_requirements_txt_is_the_student_install():
 
 def test_requirements_dev_is_the_student_install_plus_pyprojects_dev_extra():
     dev, options = read_requirements(ROOT / "requirements-dev.txt")
-    assert options == ["-r requirements.txt"]
+    assert options == ["-r requirements.txt", "-r book/requirements.txt"]
     assert {"pytest", "nbval", "playwright", "ruff"} <= dev.keys()
     extras = _project()["optional-dependencies"]
-    assert list(extras) == ["dev"]
+    assert list(extras) == ["dev", "book"]
     assert _ranges(extras["dev"]) == dev
+
+
+def test_the_books_tools_are_their_own_requirements_file_and_extra():
+    book, options = read_requirements(ROOT / "book" / "requirements.txt")
+    assert options == [] and {"sphinx", "myst-nb", "sphinx-book-theme"} == book.keys()
+    assert _ranges(_project()["optional-dependencies"]["book"]) == book
+    student, _ = read_requirements(ROOT / "requirements.txt")
+    assert not book.keys() & student.keys(), "the book's tools are not in the student install"
 
 
 def test_every_requirement_has_its_conda_forge_name():
     student, _ = read_requirements(ROOT / "requirements.txt")
     dev, _ = read_requirements(ROOT / "requirements-dev.txt")
-    assert sorted(student.keys() | dev.keys()) == sorted(CONDA_FORGE), "update CONDA_FORGE"
+    book, _ = read_requirements(ROOT / "book" / "requirements.txt")
+    names = student.keys() | dev.keys() | book.keys()
+    assert sorted(names) == sorted(CONDA_FORGE), "update CONDA_FORGE"
 
 
 def test_environment_is_the_student_install_under_conda_forge_names():
