@@ -80,6 +80,18 @@ def test_each_student_edition_lacks_its_solutions_and_their_heading_and_nothing_
         check_edition(original, json.loads(out.read_text(encoding="utf-8")), path.name)
 
 
+def test_an_edition_of_an_executed_notebook_has_no_outputs(tmp_path):
+    """The committed notebooks have no outputs; one that has some (as if run and saved) loses
+    them, and its execution counts, in its edition."""
+    executed = json.loads(NOTEBOOKS[6].read_text(encoding="utf-8"))
+    for n, cell in enumerate(c for c in executed["cells"] if c["cell_type"] == "code"):
+        cell["execution_count"] = n + 1
+        cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": f"out {n}\n"}]
+    (tmp_path / "07_resnext.ipynb").write_text(json.dumps(executed), encoding="utf-8")
+    (out,) = student.write_student_editions([tmp_path / "07_resnext.ipynb"], tmp_path / "student")
+    check_edition(executed, json.loads(out.read_text(encoding="utf-8")), "07, executed")
+
+
 def _wrong_editions(original):
     """Editions that a faulty implementation could write, each named for its fault."""
     right = student.student_notebook(original)
