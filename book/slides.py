@@ -11,13 +11,17 @@ relative to the deck), never from another host:
     {assets}/mathjax/tex-chtml.js       MathJax 3 (the npm package's es5/ folder, whole: it loads
                                         its fonts and extensions from beside this file)
     {assets}/html-manager/embed-amd.js  the widget renderer (@jupyter-widgets/html-manager's
-                                        dist/ folder, whole: its CSS loads fonts from beside it)
+                                        dist/ folder, whole: its icon fonts load from beside it)
 
 nbconvert's reveal template loads jQuery (for its optional scrolling of tall slides) and
 mermaid.js from CDNs, and its MathJax 2 set-up cannot run MathJax 3. The small template below
 drops both scripts, sets up MathJax 3, and lets a slide taller than the deck scroll, in plain
-JavaScript, instead of cutting it off. The theme is reveal.js's "white", whose
-fonts come with the package (most other themes @import Google Fonts).
+JavaScript, instead of cutting it off. Two fixes for the widget renderer: it typesets HTML
+widgets with MathJax 2's `MathJax.Hub.Queue`, which gets a stand-in that calls MathJax 3; and
+it loads its icon fonts from the folder that require.js gives for its modules (by default the
+deck's own, where they are not), so the deck maps those modules to the renderer's folder.
+The theme is reveal.js's "white", whose fonts come with the package (most other themes
+@import Google Fonts).
 
 Before export, a deck's notebook loses what cannot work offline: the drawing pad (an ipycanvas
 widget, whose code only a CDN has) becomes a short note, and markdown images from other hosts
@@ -59,20 +63,67 @@ TEMPLATE = r"""
 {%- block html_head_js_jquery -%}{%- endblock html_head_js_jquery -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 
+{% block jupyter_widgets %}
+{%- if "widgets" in nb.metadata -%}
+{%- set widgets_dir = resources.widget_renderer_url.rpartition("/")[0] -%}
+<script>
+// The widget renderer defines its parts as AMD modules and loads its icon fonts from the folder
+// that require.js gives for them: by default the deck's own folder. Point them at its folder.
+require.config({paths: {
+{%- for name in ["base", "base7", "controls", "controls7", "html-manager"] %}
+  "@jupyter-widgets/{{ name }}": "{{ widgets_dir }}/{{ name }}",
+{%- endfor %}
+  "@jupyter-widgets/html-manager/dist/libembed-amd": "{{ widgets_dir }}/libembed-amd"
+}});
+</script>
+{{ jupyter_widgets(resources.jupyter_widgets_base_url, resources.html_manager_semver_range,
+                   resources.widget_renderer_url) }}
+{%- endif -%}
+{% endblock jupyter_widgets %}
+
 {%- block html_head_js_mathjax -%}
 <script>
-window.MathJax = {
-  tex: {
-    inlineMath: [['$', '$'], ['\\(', '\\)']],
-    displayMath: [['$$', '$$'], ['\\[', '\\]']],
-    processEscapes: true,
-    processEnvironments: true,
-    tags: 'ams'
-  },
-  options: {ignoreHtmlClass: 'tex2jax_ignore', processHtmlClass: 'tex2jax_process'}
-};
+(function () {
+  // The widget renderer typesets an HTML widget with MathJax 2's MathJax.Hub.Queue(["Typeset",
+  // MathJax.Hub, element]); MathJax 3 has no Hub, so this stands in for it.
+  var waiting = [];
+  function typeset(element) {
+    if (window.MathJax && MathJax.typesetPromise) {
+      MathJax.typesetPromise(element ? [element] : undefined).catch(console.error);
+    } else {
+      waiting.push(element);
+    }
+  }
+  var hub = {
+    Queue: function () {
+      for (var i = 0; i < arguments.length; i++) {
+        var call = arguments[i];
+        if (Array.isArray(call) && call[0] === "Typeset") typeset(call[2]);
+      }
+    }
+  };
+  window.bookMathJaxHub = hub;
+  window.MathJax = {
+    tex: {
+      inlineMath: [['$', '$'], ['\\(', '\\)']],
+      displayMath: [['$$', '$$'], ['\\[', '\\]']],
+      processEscapes: true,
+      processEnvironments: true,
+      tags: 'ams'
+    },
+    options: {ignoreHtmlClass: 'tex2jax_ignore', processHtmlClass: 'tex2jax_process'},
+    startup: {
+      ready: function () {
+        MathJax.startup.defaultReady();
+        MathJax.Hub = MathJax.Hub || hub;
+        MathJax.startup.promise.then(function () { waiting.splice(0).forEach(typeset); });
+      }
+    }
+  };
+}());
 </script>
 <script id="MathJax-script" src="{{ resources.mathjax_url }}"></script>
+<script>if (window.MathJax && !MathJax.Hub) { MathJax.Hub = window.bookMathJaxHub; }</script>
 {%- endblock html_head_js_mathjax -%}
 
 {% block footer_js %}

@@ -274,6 +274,8 @@ def test_a_deck_loads_reveal_mathjax_and_widgets_from_the_site_and_nothing_from_
     assert loads["../_static/mathjax/tex-chtml.js"] == "script"
     assert '"../_static/reveal.js/dist/reveal.js"' in html
     assert "'../_static/html-manager/embed-amd.js'" in html
+    # the renderer's icon fonts come from its own folder, not the deck's (see slides.TEMPLATE)
+    assert '"@jupyter-widgets/controls": "../_static/html-manager/controls"' in html
     assert [url for url in loads if _remote(url)] == []
     # CSS, its comments stripped: no @import or url() from another host
     css = re.sub(r"/\*.*?\*/", "", "\n".join(page.css), flags=re.S)
@@ -298,7 +300,9 @@ def test_a_deck_follows_the_slide_metadata(deck):
     assert html.count('src="data:image/png;base64,') == 1
     # math is left for MathJax to typeset in the browser, and MathJax 3 is set up for it
     assert r"\frac{a}{b}" in html and r"\sum_i x_i^2" in html
-    assert "window.MathJax = {" in html and "MathJax.Hub" not in html
+    assert "window.MathJax = {" in html and "MathJax.Hub.Config" not in html
+    # the widget renderer's MathJax 2 call (MathJax.Hub.Queue) has a stand-in
+    assert "MathJax.Hub = window.bookMathJaxHub" in html
 
 
 def test_a_deck_shows_a_note_for_the_drawing_pad_and_a_link_for_the_badge(deck):
