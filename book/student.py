@@ -4,11 +4,10 @@
 the publishing workflow pushes them to the `student` branch that the book's "Open the student
 edition in Colab" links point at. An edition is the committed notebook with
 
-- every solution cell removed (cells tagged `solution`: `course_utils.exercises.student_edition`,
-  the same function that `python -m course_utils.exercises student SRC DEST` uses),
-- the "Solutions" heading removed: the markdown cell that is only a heading "Solutions",
-  perhaps with one short paragraph under it ("Open a solution only after trying the
-  exercise."), which would otherwise head an empty section,
+- every solution cell removed (cells tagged `solution`), and the "Solutions" heading over them
+  (the markdown cell that is only that heading, perhaps with one short paragraph under it),
+  by `course_utils.exercises.student_edition`, the same function that
+  `python -m course_utils.exercises student SRC DEST` uses,
 - every output cleared and every execution count reset,
 
 and nothing else changed: the other cells, their order, sources and metadata, and the
@@ -19,46 +18,16 @@ test can check that these, and only these, are gone.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from course_utils import env, exercises
 
-# A heading line whose text is "Solutions" (any level, ATX style, optional closing #s).
-_SOLUTIONS_HEADING = re.compile(r"^#{1,6}[ \t]+Solutions[ \t]*#*[ \t]*$")
-
-
-class SolutionsHeadingError(env.CourseError, ValueError):
-    """A markdown cell that has a "Solutions" heading and more than a short note under it."""
-
 
 def _source(cell: Mapping) -> str:
     source = cell.get("source", "")
     return source if isinstance(source, str) else "".join(source)
-
-
-def is_solutions_heading(cell: Mapping, *, where: str = "a notebook") -> bool:
-    """Whether `cell` is the "Solutions" heading cell: a markdown cell whose first line is a
-    heading that reads "Solutions", with at most one paragraph of text under it and no other
-    heading. A cell that has that heading and more (a second paragraph, another heading) raises
-    SolutionsHeadingError, naming `where`: removing it would drop text that is not about the
-    solutions, and keeping it would leave the heading, so the notebook's author must split it.
-    """
-    if cell.get("cell_type") != "markdown":
-        return False
-    lines = _source(cell).strip().splitlines()
-    if not lines or not _SOLUTIONS_HEADING.match(lines[0].strip()):
-        return False
-    rest = "\n".join(lines[1:]).strip()
-    if rest and (re.search(r"\n[ \t]*\n", rest) or re.search(r"^[ \t]*#", rest, re.M)):
-        raise SolutionsHeadingError(
-            f'{where}: the markdown cell with the "Solutions" heading holds more than the '
-            "heading and one short paragraph. Put the heading (and at most one paragraph) in a "
-            "cell of its own, so that the student edition can drop it and keep the rest."
-        )
-    return True
 
 
 def _cleared(cell: Mapping) -> dict:
@@ -70,13 +39,11 @@ def _cleared(cell: Mapping) -> dict:
     return copy
 
 
-def student_notebook(notebook: Mapping, *, where: str = "a notebook") -> dict:
+def student_notebook(notebook: Mapping) -> dict:
     """The student edition of `notebook` (its JSON, as a dict): without solution cells, without
     the "Solutions" heading, outputs cleared and execution counts reset; the rest unchanged."""
     edition = exercises.student_edition(notebook)
-    edition["cells"] = [
-        _cleared(cell) for cell in edition["cells"] if not is_solutions_heading(cell, where=where)
-    ]
+    edition["cells"] = [_cleared(cell) for cell in edition["cells"]]
     return edition
 
 
@@ -118,7 +85,7 @@ def write_student_editions(notebooks: Sequence[Path], out: Path) -> list[Path]:
     for path in notebooks:
         path = Path(path)
         notebook: Any = json.loads(path.read_text(encoding="utf-8"))
-        edition = student_notebook(notebook, where=str(path))
+        edition = student_notebook(notebook)
         dest = out / path.name
         with env.atomic_file(dest, text=True) as f:
             f.write(json.dumps(edition, indent=1, ensure_ascii=False) + "\n")

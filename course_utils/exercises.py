@@ -2383,10 +2383,25 @@ def is_solution(cell: Mapping) -> bool:
     return "solution" in cell.get("metadata", {}).get("tags", [])
 
 
+def is_solutions_heading(cell: Mapping) -> bool:
+    """The markdown cell over the solutions: a heading that reads "Solutions", with at most one
+    paragraph and no other heading under it (CONTRIBUTING, "Solutions")."""
+    if cell.get("cell_type") != "markdown":
+        return False
+    first, _, rest = "".join(cell.get("source", "")).strip().partition("\n")
+    if not re.fullmatch(r"#{1,6}[ \t]+Solutions[ \t]*#*[ \t]*", first.strip()):
+        return False
+    rest = rest.strip()
+    return not re.search(r"\n[ \t]*\n", rest) and not re.search(r"^[ \t]*#", rest, re.M)
+
+
 def student_edition(notebook: Mapping) -> dict:
-    """A copy of `notebook` (its JSON, as a dict) without its solution cells."""
+    """A copy of `notebook` (its JSON, as a dict) without its solution cells and the heading
+    over them."""
     copy = json.loads(json.dumps(notebook))
-    copy["cells"] = [cell for cell in copy["cells"] if not is_solution(cell)]
+    copy["cells"] = [
+        cell for cell in copy["cells"] if not is_solution(cell) and not is_solutions_heading(cell)
+    ]
     return copy
 
 
