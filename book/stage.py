@@ -201,9 +201,12 @@ def _html_output(note: str) -> dict:
     }
 
 
-def _widgets(nb: dict) -> None:
-    """Replace the outputs of widgets that cannot render statically by a note, remove their state,
-    and put "Interactive in JupyterLab or Colab" beside every widget that stays."""
+def static_widgets(nb: dict) -> None:
+    """Change the notebook `nb` (its JSON, in place) for a static page: replace the outputs of
+    widgets that html-manager cannot render (another module than @jupyter-widgets/base, controls
+    or output, such as the drawing pad's ipycanvas, or a model not saved) by a note, remove their
+    state, and put "Interactive in JupyterLab or Colab" beside every widget that stays. The slide
+    decks can use it too."""
     meta = nb.get("metadata", {}).get("widgets", {})
     state = meta.get(WIDGET_STATE, {}).get("state", {})
     bad = _unrenderable(state)
@@ -304,7 +307,7 @@ def stage_notebook(nb: dict, stem: str, *, repo: str, branch: str, path: Path) -
         _fold_solution(c) if "solution" in c.get("metadata", {}).get("tags", []) else c
         for c in nb["cells"]
     ]
-    _widgets(nb)
+    static_widgets(nb)
     return nb
 
 

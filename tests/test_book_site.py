@@ -354,3 +354,19 @@ def test_site_badge_links_and_widgets(site):
 
 def test_site_loads_nothing_from_another_host(site):
     assert scan.external_loads(site) == []
+
+
+def test_a_sphinx_warning_fails_the_build_and_is_shown(tmp_path):
+    reason = _can_build()
+    if reason:
+        pytest.skip(reason)
+    from book.site import SiteError, build_site
+
+    executed = tmp_path / "executed" / f"{STEM}.ipynb"
+    executed.parent.mkdir()
+    executed.write_text(json.dumps(executed_notebook()), encoding="utf-8")
+    stage.stage([executed], tmp_path / "src", repo=REPO, branch=BRANCH)
+    with open(tmp_path / "src" / "index.md", "a", encoding="utf-8") as f:
+        f.write("\nSee {doc}`notebooks/no_such_page`.\n")
+    with pytest.raises(SiteError, match=r"(?s)src: sphinx-build failed.*no_such_page"):
+        build_site(tmp_path / "src", tmp_path / "html")
