@@ -8,7 +8,6 @@ into the site's `_static/`, from book/node_modules (npm, pinned by book/package-
     _static/requirejs/      require.js, which the widget renderer needs
     _static/html-manager/   @jupyter-widgets/html-manager 1.x: embed-amd.js and its fonts
     _static/reveal.js/      reveal.js 4 (dist/, plugin/notes/) for the slide decks
-    _static/jquery/         jQuery, which nbconvert's slides template loads
 
 If book/node_modules is missing, it runs `npm ci --prefix book` first.
 """
@@ -33,7 +32,6 @@ ASSETS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("embed-amd.js", "*.woff", "*.woff2", "*.ttf", "*.eot", "*.svg"),
     ),
     "reveal.js": ("reveal.js", ("dist", "plugin/notes", "LICENSE")),
-    "jquery": ("jquery/dist", ("jquery.min.js",)),
 }
 # Never copied: MathJax's latest.js loads "the latest MathJax" from a CDN (nothing here uses it),
 # and reveal.js's themes that @import Google Fonts (book/scan.py finds them). The themes kept

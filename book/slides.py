@@ -7,7 +7,9 @@ stylesheet and font that a deck loads comes from the site's own `_static` folder
 relative to the deck), never from another host:
 
     {assets}/reveal.js/                 the reveal.js npm package (dist/ and plugin/)
-    {assets}/require.min.js             require.js, which loads reveal.js and the widget renderer
+    {assets}/requirejs/require.js       require.js, which loads reveal.js and the widget renderer
+    {assets}/widgets-local.js           points the renderer's modules (and fonts) at its folder
+    {assets}/mathjax2-shim.js           MathJax 2's Hub calls (renderer, template) on MathJax 3
     {assets}/mathjax/tex-chtml.js       MathJax 3 (the npm package's es5/ folder, whole: it loads
                                         its fonts and extensions from beside this file)
     {assets}/html-manager/embed-amd.js  the widget renderer (@jupyter-widgets/html-manager's
@@ -16,15 +18,14 @@ relative to the deck), never from another host:
 nbconvert's reveal template loads jQuery (for its optional scrolling of tall slides) and
 mermaid.js from CDNs, and its MathJax 2 set-up cannot run MathJax 3. The small template below
 drops both scripts, sets up MathJax 3, and lets a slide taller than the deck scroll, in plain
-JavaScript, instead of cutting it off. Two fixes for the widget renderer: it typesets HTML
-widgets with MathJax 2's `MathJax.Hub.Queue`, which gets a stand-in that calls MathJax 3; and
-it loads its icon fonts from the folder that require.js gives for its modules (by default the
-deck's own, where they are not), so the deck maps those modules to the renderer's folder.
+JavaScript, instead of cutting it off. The widget renderer gets the site's two fixes, as the
+book's pages do: a stand-in for MathJax 2's `MathJax.Hub` (mathjax2-shim.js), and its modules
+mapped to its own folder, where its icon fonts are (widgets-local.js).
 The theme is reveal.js's "white", whose fonts come with the package (most other themes
 @import Google Fonts).
 
 Before export, a deck's notebook loses what cannot work offline: the drawing pad (an ipycanvas
-widget, whose code only a CDN has) becomes a short note, and markdown images from other hosts
+widget, whose code only a CDN has) becomes a short note, as on the book's pages, and markdown images from other hosts
 (the Colab badge) become their alt text (the badge, a link, becomes a plain link).
 """
 
@@ -35,19 +36,8 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from course_utils import env
-
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-# Widget modules whose code no local file provides: their views cannot render in a deck.
-UNRENDERABLE_MODULES = ("ipycanvas",)
-
-DRAWING_PAD_NOTE = (
-    "*The drawing pad is interactive: it works in JupyterLab or Colab, not in these slides.*"
-)
 
 # Markdown images from another host: ![alt](http://...) or ![alt](https://... "title").
 _REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?(?:https?:)?//[^)]*\)")
@@ -65,17 +55,7 @@ TEMPLATE = r"""
 
 {% block jupyter_widgets %}
 {%- if "widgets" in nb.metadata -%}
-{%- set widgets_dir = resources.widget_renderer_url.rpartition("/")[0] -%}
-<script>
-// The widget renderer defines its parts as AMD modules and loads its icon fonts from the folder
-// that require.js gives for them: by default the deck's own folder. Point them at its folder.
-require.config({paths: {
-{%- for name in ["base", "base7", "controls", "controls7", "html-manager"] %}
-  "@jupyter-widgets/{{ name }}": "{{ widgets_dir }}/{{ name }}",
-{%- endfor %}
-  "@jupyter-widgets/html-manager/dist/libembed-amd": "{{ widgets_dir }}/libembed-amd"
-}});
-</script>
+<script src="{{ resources.book_assets }}/widgets-local.js"></script>
 {{ jupyter_widgets(resources.jupyter_widgets_base_url, resources.html_manager_semver_range,
                    resources.widget_renderer_url) }}
 {%- endif -%}
@@ -83,47 +63,19 @@ require.config({paths: {
 
 {%- block html_head_js_mathjax -%}
 <script>
-(function () {
-  // The widget renderer typesets an HTML widget with MathJax 2's MathJax.Hub.Queue(["Typeset",
-  // MathJax.Hub, element]); MathJax 3 has no Hub, so this stands in for it.
-  var waiting = [];
-  function typeset(element) {
-    if (window.MathJax && MathJax.typesetPromise) {
-      MathJax.typesetPromise(element ? [element] : undefined).catch(console.error);
-    } else {
-      waiting.push(element);
-    }
-  }
-  var hub = {
-    Queue: function () {
-      for (var i = 0; i < arguments.length; i++) {
-        var call = arguments[i];
-        if (Array.isArray(call) && call[0] === "Typeset") typeset(call[2]);
-      }
-    }
-  };
-  window.bookMathJaxHub = hub;
-  window.MathJax = {
-    tex: {
-      inlineMath: [['$', '$'], ['\\(', '\\)']],
-      displayMath: [['$$', '$$'], ['\\[', '\\]']],
-      processEscapes: true,
-      processEnvironments: true,
-      tags: 'ams'
-    },
-    options: {ignoreHtmlClass: 'tex2jax_ignore', processHtmlClass: 'tex2jax_process'},
-    startup: {
-      ready: function () {
-        MathJax.startup.defaultReady();
-        MathJax.Hub = MathJax.Hub || hub;
-        MathJax.startup.promise.then(function () { waiting.splice(0).forEach(typeset); });
-      }
-    }
-  };
-}());
+window.MathJax = {
+  tex: {
+    inlineMath: [['$', '$'], ['\\(', '\\)']],
+    displayMath: [['$$', '$$'], ['\\[', '\\]']],
+    processEscapes: true,
+    processEnvironments: true,
+    tags: 'ams'
+  },
+  options: {ignoreHtmlClass: 'tex2jax_ignore', processHtmlClass: 'tex2jax_process'}
+};
 </script>
 <script id="MathJax-script" src="{{ resources.mathjax_url }}"></script>
-<script>if (window.MathJax && !MathJax.Hub) { MathJax.Hub = window.bookMathJaxHub; }</script>
+<script src="{{ resources.book_assets }}/mathjax2-shim.js"></script>
 {%- endblock html_head_js_mathjax -%}
 
 {% block footer_js %}
@@ -178,54 +130,21 @@ def _without_remote_images(markdown: str) -> str:
     return _REMOTE_IMG_TAG.sub(alt, markdown)
 
 
-def _unrenderable_models(state: Mapping[str, Any], modules: Sequence[str]) -> set[str]:
-    """The ids of the widget models from `modules`, and of every model that refers to one of
-    them (a box holding the canvas, an output widget showing it), transitively."""
-    gone = {model_id for model_id, model in state.items() if model.get("model_module") in modules}
-    while True:
-        more = {
-            model_id
-            for model_id, model in state.items()
-            if model_id not in gone and any(g in json.dumps(model.get("state", {})) for g in gone)
-        }
-        if not more:
-            return gone
-        gone |= more
-
-
-def deck_notebook(
-    notebook: Mapping,
-    *,
-    modules: Sequence[str] = UNRENDERABLE_MODULES,
-    note: str = DRAWING_PAD_NOTE,
-) -> dict:
+def deck_notebook(notebook: Mapping) -> dict:
     """A copy of an executed `notebook` (its JSON, as a dict) ready for an offline deck.
 
-    Each widget view from `modules` (the ipycanvas drawing pad), or that shows one, becomes a
-    markdown output holding `note`, and its models leave the saved widget state, so that the
-    widget renderer never asks a CDN for their code. Markdown images from other hosts become
-    their alt text. Everything else is unchanged.
+    The widgets a static page cannot draw (the ipycanvas drawing pad) become a note and leave
+    the saved state, so that the renderer never asks a CDN for their code, as on the book's
+    pages (`book.stage.static_widgets`); markdown images from other hosts become their alt text.
+    Everything else is unchanged.
     """
+    from book.stage import static_widgets
+
     deck = copy.deepcopy(dict(notebook))
-    widgets = deck.get("metadata", {}).get("widgets", {})
-    state = widgets.get(WIDGET_STATE, {}).get("state", {})
-    gone = _unrenderable_models(state, modules)
-    for model_id in gone:
-        del state[model_id]
-    if WIDGET_STATE in widgets and not state:
-        del deck["metadata"]["widgets"]  # nothing left to render: load no renderer at all
+    static_widgets(deck)
     for cell in deck["cells"]:
         if cell.get("cell_type") == "markdown":
             cell["source"] = _without_remote_images(_source(cell))
-        outputs = cell.get("outputs", [])
-        for k, output in enumerate(outputs):
-            view = output.get("data", {}).get(WIDGET_VIEW)
-            if view is not None and view.get("model_id") in gone:
-                outputs[k] = {
-                    "output_type": "display_data",
-                    "data": {"text/markdown": note, "text/plain": note},
-                    "metadata": {},
-                }
     return deck
 
 
@@ -239,7 +158,7 @@ def _exporter(assets: str):
     config.SlidesExporter.reveal_url_prefix = f"{assets}/reveal.js"
     # "white" takes its fonts from the package; most other themes @import Google Fonts
     config.SlidesExporter.reveal_theme = "white"
-    config.SlidesExporter.require_js_url = f"{assets}/require.min.js"
+    config.SlidesExporter.require_js_url = f"{assets}/requirejs/require.js"
     config.SlidesExporter.mathjax_url = f"{assets}/mathjax/tex-chtml.js"
     config.SlidesExporter.widget_renderer_url = f"{assets}/html-manager/embed-amd.js"
     # not loaded by the template below; set so that no CDN address is even written down
@@ -271,7 +190,7 @@ def write_slides(executed: Sequence[Path], out: Path, *, assets: str = "../_stat
         deck = deck_notebook(json.loads(path.read_text(encoding="utf-8")))
         body, _ = exporter.from_notebook_node(
             nbformat.reads(json.dumps(deck), as_version=4),
-            resources={"metadata": {"name": path.stem}},
+            resources={"metadata": {"name": path.stem}, "book_assets": assets.rstrip("/")},
         )
         dest = out / f"{path.stem}.slides.html"
         with env.atomic_file(dest, text=True) as f:
