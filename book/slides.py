@@ -25,8 +25,9 @@ The theme is reveal.js's "white", whose fonts come with the package (most other 
 @import Google Fonts).
 
 Before export, a deck's notebook loses what cannot work offline: the drawing pad (an ipycanvas
-widget, whose code only a CDN has) becomes a short note, as on the book's pages, and markdown images from other hosts
-(the Colab badge) become their alt text (the badge, a link, becomes a plain link).
+widget, whose code only a CDN has) becomes a short note, as on the book's pages, and markdown
+images from other hosts (the Colab badge) become their alt text (the badge, a link, becomes a
+plain link).
 """
 
 from __future__ import annotations

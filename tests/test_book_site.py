@@ -52,14 +52,14 @@ def test_entries_read_title_and_subtitle_from_the_notebooks():
 def test_describe_names_the_notebook_without_a_subtitle(tmp_path):
     nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Title\n\nNo subtitle."}]}
     path = tmp_path / "07_resnext.ipynb"
-    path.write_text(json.dumps(nb))
+    path.write_text(json.dumps(nb), encoding="utf-8")
     with pytest.raises(contents.ContentsError, match="07_resnext.ipynb"):
         contents.describe(path)
 
 
 def test_a_notebook_not_listed_is_named(tmp_path):
     path = tmp_path / "10_new.ipynb"
-    path.write_text(json.dumps({"cells": []}))
+    path.write_text(json.dumps({"cells": []}), encoding="utf-8")
     with pytest.raises(contents.ContentsError, match="10_new.ipynb.*LECTURE"):
         contents.entries([path])
 
@@ -277,10 +277,10 @@ def test_stage_notebook_changes_only_what_the_page_needs():
 
 
 def test_stage_refuses_to_empty_a_folder_it_did_not_make(tmp_path):
-    (tmp_path / "precious.txt").write_text("keep me")
+    (tmp_path / "precious.txt").write_text("keep me", encoding="utf-8")
     executed = tmp_path / "exec" / f"{STEM}.ipynb"
     executed.parent.mkdir()
-    executed.write_text(json.dumps(executed_notebook()))
+    executed.write_text(json.dumps(executed_notebook()), encoding="utf-8")
     with pytest.raises(stage.StageError, match="not made by book/stage.py"):
         stage.stage([executed], tmp_path, repo=REPO, branch=BRANCH)
     assert (tmp_path / "precious.txt").exists()
