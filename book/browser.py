@@ -357,9 +357,9 @@ def _local_path(url: str, html: Path, base: str) -> Path | None:
 class _Session:
     """One browser context (one mode), opening pages and recording what is wrong."""
 
-    def __init__(self, browser, mode: str, html: Path, base: str, report: Report, wait_s: float):
+    def __init__(self, browser, mode: str, html: Path, base: str, report: Report, waits):
         self.mode, self.html, self.base, self.report = mode, html, base, report
-        self.wait_ms = int(wait_s * 1000)
+        self.wait_ms, self.settle_ms = (int(s * 1000) for s in waits)
         self.context = browser.new_context(viewport=VIEWPORT)
         self.context.route("**/*", self._route)
         self.watch: _Watch | None = None
@@ -428,7 +428,7 @@ class _Session:
     def settle_images(self, tab, page: str) -> None:
         tab.evaluate(_SETTLE_IMAGES)
         try:
-            tab.wait_for_function(_IMAGES_DONE, timeout=self.wait_ms, polling=100)
+            tab.wait_for_function(_IMAGES_DONE, timeout=self.settle_ms, polling=100)
         except Exception:  # noqa: BLE001 - the ones not loaded are reported as broken
             pass
         broken = tab.evaluate(_BROKEN_IMAGES)
@@ -440,7 +440,7 @@ class _Session:
     def close(self, tab, page: str) -> None:
         """Report what the page's requests showed, and close it."""
         try:
-            tab.wait_for_load_state("networkidle", timeout=self.wait_ms)
+            tab.wait_for_load_state("networkidle", timeout=self.settle_ms)
         except Exception:  # noqa: BLE001 - whatever is still loading is not waited for
             pass
         watch = self.watch
@@ -503,7 +503,7 @@ class _Session:
             try:
                 tab.wait_for_function(
                     f"() => document.querySelectorAll('.widget-subarea').length >= {nb.widgets}",
-                    timeout=self.wait_ms,
+                    timeout=self.settle_ms,
                     polling=100,
                 )
             except Exception:  # noqa: BLE001 - reported below, with the count
@@ -611,7 +611,7 @@ class _Session:
                 "want => [...document.querySelectorAll('#search-results a')]"
                 ".some(a => a.href.split(/[?#]/)[0].endsWith(want))",
                 arg=want,
-                timeout=self.wait_ms,
+                timeout=self.settle_ms,
                 polling=100,
             )
             self.passed(page, "search")
@@ -634,7 +634,7 @@ class _Session:
         try:
             # nbconvert's deck loads reveal.js through require.js, so there may be no global
             # Reveal: its DOM says when it is ready (.reveal.ready) and which slide is shown.
-            tab.wait_for_function(_DECK_READY, timeout=self.wait_ms, polling=100)
+            tab.wait_for_function(_DECK_READY, timeout=self.settle_ms, polling=100)
         except Exception:  # noqa: BLE001 - reported
             self.fail(page, "slides", "reveal.js did not start (no .reveal.ready)")
             self.close(tab, page)
@@ -647,11 +647,11 @@ class _Session:
         moved = f"() => ({_DECK_STATE})().present > {deck_state['present']}"
         tab.keyboard.press("ArrowRight")
         try:
-            tab.wait_for_function(moved, timeout=3000, polling=100)
+            tab.wait_for_function(moved, timeout=self.settle_ms // 2, polling=100)
         except Exception:  # noqa: BLE001 - ArrowRight did nothing: try reveal's "next" key
             tab.keyboard.press("Space")
         try:
-            tab.wait_for_function(moved, timeout=self.wait_ms, polling=100)
+            tab.wait_for_function(moved, timeout=self.settle_ms, polling=100)
             self.passed(page, "slides")
         except Exception:  # noqa: BLE001 - reported
             now = tab.evaluate(_DECK_STATE)
@@ -689,6 +689,7 @@ def run(
     repo: str | None = None,
     branch: str = "main",
     wait_s: float = 20.0,
+    settle_s: float = 10.0,
 ) -> Report:
     """Open the site in each mode and check every page; the full report (see check_site)."""
     from playwright.sync_api import sync_playwright
@@ -723,7 +724,7 @@ def run(
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             for mode in modes:
-                session = _Session(browser, mode, html, server.url, report, wait_s)
+                session = _Session(browser, mode, html, server.url, report, (wait_s, settle_s))
                 session.home(notebooks, screenshots)
                 shots = {"widgets": screenshots, "math": screenshots}
                 for nb in notebooks:
@@ -745,6 +746,8 @@ def check_site(
     modes=("http", "file"),
     repo: str | None = None,
     branch: str = "main",
+    wait_s: float = 20.0,
+    settle_s: float = 10.0,
 ) -> list[str]:
     """The problems Chromium finds on the built book, one line each; empty when all is well.
 
@@ -753,8 +756,20 @@ def check_site(
     (file:// URLs), opens every page with every request off the site aborted. screenshots: a
     folder for PNGs of the home page, a widget page, a math page and a slide. repo ("owner/name")
     and branch: where the Colab links should point; repo defaults to course_utils.env.REPO_URL's.
+    wait_s: the most seconds a page may take to load (load event, network idle, MathJax done);
+    settle_s: the most seconds to wait, once loaded, for what should follow at once (widgets
+    drawn, search results, the next slide). A page that fails waits that long, no page longer.
     """
-    report = run(html, executed, screenshots=screenshots, modes=modes, repo=repo, branch=branch)
+    report = run(
+        html,
+        executed,
+        screenshots=screenshots,
+        modes=modes,
+        repo=repo,
+        branch=branch,
+        wait_s=wait_s,
+        settle_s=settle_s,
+    )
     return report.problems
 
 
