@@ -545,7 +545,7 @@ class _Session:
             self.fail(page, "widgets", f"{found['areas']} widgets, but no stored state for any")
 
         self.links(tab, page, nb, repo, branch)
-        if shots.get("widgets") is not None and nb.widgets:
+        if shots.get("widgets") is not None and nb.name == shots.get("widget page"):
             self.scroll_to(tab, ".widget-subarea .jupyter-widgets")
             self.shoot(tab, shots.pop("widgets"), f"widgets_{nb.name}")
         if shots.get("math") is not None and nb.math and self.scroll_to(tab, "mjx-container"):
@@ -712,6 +712,10 @@ def run(
         if not (html / "notebooks" / f"{nb.name}.html").is_file():
             report.problems.append(f"notebooks/{nb.name}.html: no page for {nb.name}.ipynb")
     target = search_word(notebooks)
+    # The widget page to photograph: 02's (its augmentation explorer), or the first with widgets.
+    with_widgets = [nb.name for nb in notebooks if nb.widgets]
+    widget_page = next((n for n in with_widgets if n.startswith("02_")), None)
+    widget_page = widget_page or next(iter(with_widgets), None)
     deck = find_deck(html)
     if screenshots is not None:
         screenshots = Path(screenshots)
@@ -726,7 +730,7 @@ def run(
             for mode in modes:
                 session = _Session(browser, mode, html, server.url, report, (wait_s, settle_s))
                 session.home(notebooks, screenshots)
-                shots = {"widgets": screenshots, "math": screenshots}
+                shots = {"widgets": screenshots, "math": screenshots, "widget page": widget_page}
                 for nb in notebooks:
                     if (html / "notebooks" / f"{nb.name}.html").is_file():
                         session.notebook(nb, repo, branch, shots)
