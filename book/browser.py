@@ -384,7 +384,9 @@ class _Session:
 
     def fail(self, page: str, check: str, what: str) -> None:
         self.row(page)[check] = "FAIL"
-        self.report.problems.append(f"{self.mode} {page}: {what}")
+        problem = f"{self.mode} {page}: {what}"
+        if problem not in self.report.problems:
+            self.report.problems.append(problem)
 
     def passed(self, page: str, check: str) -> None:
         if self.row(page)[check] != "FAIL":
@@ -471,10 +473,10 @@ class _Session:
 
     # -- the pages ---------------------------------------------------------------------------
 
-    def common(self, tab, page: str) -> None:
-        """Checks for every page: images load, no raw TeX."""
+    def common(self, tab, page: str, tex=ALWAYS_RAW_TEX) -> None:
+        """Checks for every page: images load, no raw TeX (\\frac, or the commands `tex`)."""
         self.settle_images(tab, page)
-        self.raw_tex(tab, page, ALWAYS_RAW_TEX)
+        self.raw_tex(tab, page, tex)
 
     def raw_tex(self, tab, page: str, commands) -> None:
         prose = tab.evaluate(_PROSE)
@@ -508,7 +510,7 @@ class _Session:
                 )
             except Exception:  # noqa: BLE001 - reported below, with the count
                 pass
-        self.common(tab, page)
+        self.common(tab, page, nb.tex)
 
         shown = tab.evaluate(_OUTPUT_IMAGES)
         if shown != nb.images:
@@ -523,7 +525,6 @@ class _Session:
         if nb.math:
             if tab.locator("mjx-container").count() == 0:
                 self.fail(page, "math", "the notebook has $math$ but the page has no typeset math")
-            self.raw_tex(tab, page, nb.tex)
             self.passed(page, "math")
 
         found = tab.evaluate(_WIDGETS)
