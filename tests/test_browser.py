@@ -17,16 +17,9 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+from book.browser import CHROMIUM, FLAGS  # one way to start Chromium, here and for the book
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
