@@ -23,6 +23,16 @@ def _repo() -> str:
     return REPO_URL.removeprefix("https://github.com/")
 
 
+def _seconds(executed: list[Path]) -> dict[str, float]:
+    """How long each executed notebook took to run, as its copy records it (book.execute)."""
+    import nbformat
+
+    return {
+        path.stem: nbformat.read(path, as_version=4).metadata["course_book"]["seconds"]
+        for path in executed
+    }
+
+
 def build(
     out: Path = ROOT / "_build",
     *,
@@ -55,7 +65,7 @@ def build(
     src, html = out / "src", out / "html"
     shutil.rmtree(src, ignore_errors=True)
     shutil.rmtree(html, ignore_errors=True)  # no page of an earlier build survives
-    stage(executed, src, repo=repo, branch=branch)
+    stage(executed, src, repo=repo, branch=branch, measured=_seconds(executed))
     build_site(src, html)
     write_slides(executed, html / "slides")
     write_student_editions(notebooks, html / "student")

@@ -314,7 +314,7 @@ def stage_notebook(nb: dict, stem: str, *, repo: str, branch: str, path: Path) -
 def _budget(entry: contents.Entry, measured: dict[str, float] | None) -> str:
     text = f"at most {entry.budget_s} s on 2 CPU cores"
     if measured and entry.stem in measured:
-        text += f" (this build: {measured[entry.stem]:.0f} s)"
+        text += f" (its run for this book: {measured[entry.stem]:.0f} s, kernel start included)"
     return text
 
 
