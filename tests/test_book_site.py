@@ -323,7 +323,11 @@ def test_site_has_the_pages_and_the_download(site):
     assert f'href="../download/{STEM}.ipynb"' in page
     home = (site / "index.html").read_text(encoding="utf-8")
     assert f'href="notebooks/{STEM}.html"' in home
-    assert "Split the bottleneck" in home and "at most 60 s" in home and "this build: 7 s" in home
+    assert (
+        "Split the bottleneck" in home
+        and "at most 60 s" in home
+        and "its run for this book: 7 s" in home
+    )
     assert "ResNeXt" in home and f'href="slides/{STEM}.slides.html"' in home
 
 
