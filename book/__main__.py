@@ -23,6 +23,10 @@ def _repo() -> str:
     return REPO_URL.removeprefix("https://github.com/")
 
 
+def _count(notebooks: list[Path]) -> str:
+    return f"{len(notebooks)} notebook" + ("" if len(notebooks) == 1 else "s")
+
+
 def _seconds(executed: list[Path]) -> dict[str, float]:
     """How long each executed notebook took to run, as its copy records it (book.execute)."""
     import nbformat
@@ -75,7 +79,7 @@ def build(
             "offline:\n  " + "\n  ".join(problems[:20])
         )
     print(
-        f"The book is in {html} ({len(notebooks)} notebooks, {time.monotonic() - start:.0f} s): "
+        f"The book is in {html} ({_count(notebooks)}, {time.monotonic() - start:.0f} s): "
         f"open {html / 'index.html'}; slide decks in {html / 'slides'}, student editions in "
         f"{html / 'student'}."
     )

@@ -124,7 +124,8 @@ def execute_all(
         print(f"  {notebook.name}: executed in {time.monotonic() - start:.0f} s", flush=True)
         return copy
 
-    print(f"Executing {len(notebooks)} notebooks into {out} (each cell at most {cell_limit} s):")
+    many = f"{len(notebooks)} notebook" + ("" if len(notebooks) == 1 else "s")
+    print(f"Executing {many} into {out} (each cell at most {cell_limit} s):")
     if jobs <= 1:
         return [one(nb) for nb in notebooks]
     with ThreadPoolExecutor(jobs) as pool:
