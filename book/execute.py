@@ -7,9 +7,9 @@ kernel's replies with `course_utils.headless.steady_shell`, so it never waits on
 missed (jupyter/nbclient#312). A cell that runs past the limit, or raises, stops the build with
 the notebook's name and the cell's number.
 
-An executed copy is reused while its key matches: the notebook's bytes, and those of every
-module in course_utils (the code it runs), hashed together. `python -m book` twice in a row
-executes nothing the second time.
+An executed copy is reused while its key matches: the notebook's bytes, those of every module
+in course_utils (the code it runs) and of this file (how it runs), hashed together.
+`python -m book` twice in a row executes nothing the second time.
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ class BookError(Exception):
 
 
 def key(notebook: Path) -> str:
-    """What an executed copy of `notebook` depends on: its bytes and the package's code."""
+    """What an executed copy of `notebook` depends on: its bytes, the package's code, and how
+    this file runs it."""
     digest = hashlib.sha256(notebook.read_bytes())
+    digest.update(Path(__file__).read_bytes())
     for module in sorted((ROOT / "course_utils").rglob("*.py")):
         digest.update(module.relative_to(ROOT).as_posix().encode())
         digest.update(module.read_bytes())
