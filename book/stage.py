@@ -132,23 +132,30 @@ def _first_cell(cell: dict, stem: str, repo: str, branch: str, path: Path) -> di
     return cell
 
 
+_EXERCISE = re.compile(r"Solution to exercise (\d+)")
+
+
 def _fold_solution(cell: dict) -> dict:
-    """A solution cell, folded and closed: myst-nb's hide-cell for code; <details> for markdown."""
+    """A solution cell, folded and closed: myst-nb's hide-cell for code; <details> for markdown.
+    The fold says which exercise it answers ("Show the solution to exercise 3"), as the cell's
+    title (`# @title Solution to exercise 3`, or its bold first words) says."""
     cell = copy.deepcopy(cell)
+    number = _EXERCISE.search(_text(cell["source"])[:200])
+    which = f" to exercise {number[1]}" if number else ""
     if cell["cell_type"] == "code":
         tags = cell["metadata"].setdefault("tags", [])
         if "hide-cell" not in tags:
             tags.append("hide-cell")
         cell["metadata"]["mystnb"] = {
-            "code_prompt_show": "Show the solution",
-            "code_prompt_hide": "Hide the solution",
+            "code_prompt_show": f"Show the solution{which}",
+            "code_prompt_hide": f"Hide the solution{which}",
         }
     elif cell["cell_type"] == "markdown":
         cell["source"] = (
             '<details class="admonition hide above-input book-solution">\n'
             '<summary aria-label="Toggle hidden content">\n'
-            '<p class="collapsed admonition-title">Show the solution</p>\n'
-            '<p class="expanded admonition-title">Hide the solution</p>\n'
+            f'<p class="collapsed admonition-title">Show the solution{which}</p>\n'
+            f'<p class="expanded admonition-title">Hide the solution{which}</p>\n'
             "</summary>\n\n" + _text(cell["source"]).strip("\n") + "\n\n</details>"
         )
     return cell

@@ -339,6 +339,9 @@ def test_site_folds_solutions_closed(site):
     solutions = page[page.index('id="solutions"') :]
     assert "Solution to exercise 1" in solutions and "Solution to exercise 2" in solutions
     assert solutions.index("<details") < solutions.index("Solution to exercise 1")
+    # each fold says which exercise it answers
+    assert "Show the solution to exercise 1" in solutions
+    assert "Show the solution to exercise 2" in solutions
 
 
 def test_site_badge_links_and_widgets(site):
