@@ -136,16 +136,19 @@ def deck_notebook(notebook: Mapping) -> dict:
 
     The widgets a static page cannot draw (the ipycanvas drawing pad) become a note and leave
     the saved state, so that the renderer never asks a CDN for their code, as on the book's
-    pages (`book.stage.static_widgets`); markdown images from other hosts become their alt text.
-    Everything else is unchanged.
+    pages (`book.stage.static_widgets`); markdown images from other hosts become their alt text;
+    the "Solutions" heading is skipped, as the solutions are. Everything else is unchanged.
     """
     from book.stage import static_widgets
+    from course_utils.exercises import is_solutions_heading
 
     deck = copy.deepcopy(dict(notebook))
     static_widgets(deck)
     for cell in deck["cells"]:
         if cell.get("cell_type") == "markdown":
             cell["source"] = _without_remote_images(_source(cell))
+        if is_solutions_heading(cell):  # the solutions are skipped: no empty last slide for them
+            cell.setdefault("metadata", {})["slideshow"] = {"slide_type": "skip"}
     return deck
 
 

@@ -171,7 +171,7 @@ def _model(module, name, state):
 
 def _executed_notebook() -> dict:
     """Two slides with math and an image, a skipped setup cell, a notes cell, the Colab badge,
-    a slider (renders from its saved state) and a drawing pad (cannot)."""
+    a slider (renders from its saved state), a drawing pad (cannot), and the Solutions."""
     view = "application/vnd.jupyter.widget-view+json"
     badge = (
         "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
@@ -194,6 +194,8 @@ def _executed_notebook() -> dict:
               [{"output_type": "display_data", "metadata": {},
                 "data": {view: {"model_id": "box1", "version_major": 2, "version_minor": 0},
                          "text/plain": "VBox(children=(Canvas(),))"}}]),
+        _cell("markdown", "## Solutions\n\nOpen a solution only after trying the exercise.",
+              "slide"),
         _cell("code", "# @title Solution to exercise 1\n42", "skip",
               [{"output_type": "execute_result", "execution_count": 1, "metadata": {},
                 "data": {"text/plain": "SOLUTION-OUTPUT-SKIPPED"}}]),
@@ -296,8 +298,8 @@ def test_a_deck_follows_the_slide_metadata(deck):
     html = deck[1][0].read_text(encoding="utf-8")
     page = _Page()
     page.feed(html)
-    assert page.slides == 2
-    assert "First slide" in html and "Second slide" in html
+    assert page.slides == 2  # the Solutions heading's slide is skipped with the solutions
+    assert "First slide" in html and "Second slide" in html and "Open a solution" not in html
     assert "SETUP-OUTPUT-SKIPPED" not in html and "import course_utils" not in html
     assert "SOLUTION-OUTPUT-SKIPPED" not in html and "Solution to exercise" not in html
     assert re.search(r'<aside class="notes">.*SPEAKER-NOTE', html, re.S)
