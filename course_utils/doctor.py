@@ -108,7 +108,9 @@ def doctor(*, show: bool = True) -> Diagnosis:
     # Checked as pretrained() checks them: a damaged or truncated file is not "cached".
     d.weights = {}
     for name in weights.PRETRAINED:
-        path = weights.weights_file(name)
+        path, mine = weights.weights_file(name), weights.own_file(name)
+        if not path.is_file() and mine is not None and mine.is_file():
+            path = mine  # beside a course pack that lacks it: your own copy, as pretrained() reads
         d.weights[name] = path.is_file() and download.checksum_ok(path)
         if path.is_file() and not d.weights[name]:
             d.missing.append(

@@ -175,6 +175,14 @@ def weights_file(name: str) -> Path:
     return weights_folder() / Path(urlsplit(weights_for(name).url).path).name
 
 
+def own_file(name: str) -> Path | None:
+    """This user's own copy of the weights of `name` (env.own_copy), where pretrained() reads
+    and downloads them when a read-only TORCH_HOME (a class's course pack) lacks them; None when
+    TORCH_HOME is that copy already."""
+    own = env.own_copy(env.torch_home(), "torch")
+    return None if own is None else weights_folder(own) / weights_file(name).name
+
+
 # torchvision's builders for these load weights that hold auxiliary classifiers, then drop them.
 _AUX_HEADS = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
 
@@ -260,11 +268,10 @@ def pretrained(name: str, *, strict: bool = False, report: bool = True) -> nn.Mo
     weights = weights_for(name)
     path = weights_file(name)
     cached = path.is_file()
-    own = env.own_copy(env.torch_home(), "torch")
-    if not cached and own is not None and env.unwritable(path.parent):
+    mine = own_file(name)
+    if not cached and mine is not None and env.unwritable(path.parent):
         # A class's read-only TORCH_HOME without these weights: this user's own copy instead.
-        path = weights_folder(own) / path.name
-        cached = path.is_file()
+        path, cached = mine, mine.is_file()
     model = None
     reason = ""
     if download.is_offline() and not cached:

@@ -54,6 +54,35 @@ def test_doctor_reports_versions_device_network_and_caches(tmp_path, monkeypatch
     assert cu.doctor(show=False).weights["resnet18"] is True
 
 
+def test_doctor_counts_weights_in_a_students_own_copy_beside_a_read_only_pack(
+    tmp_path, monkeypatch, make_read_only
+):
+    """A class's read-only course pack lacks resnet18; the student fetched it into their own
+    copy (env.own_copy), where pretrained() reads it: doctor() counts it as cached too."""
+    pack, mine = tmp_path / "pack", tmp_path / "mine"
+    monkeypatch.setenv("TORCH_HOME", str(pack))
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(mine))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    name = f"resnet18-{hashlib.sha256(b'x').hexdigest()[:8]}.pth"  # its checksum holds
+    real = cu.weights.weights_file
+    monkeypatch.setattr(
+        cu.weights,
+        "weights_file",
+        lambda n: cu.weights.weights_folder() / name if n == "resnet18" else real(n),
+    )
+    cu.weights.weights_folder().mkdir(parents=True)
+    own = cu.weights.weights_folder(mine / "torch") / name
+    own.parent.mkdir(parents=True)
+    own.write_bytes(b"x")
+    make_read_only(pack)
+    assert cu.weights.own_file("resnet18") == own
+    d = cu.doctor(show=False)
+    assert d.weights["resnet18"] is True
+    assert not any(
+        "resnet18," in m or m.startswith("pretrained weights for resnet18") for m in d.missing
+    )
+
+
 def test_present_false_keeps_the_settings_you_changed_yourself():
     before = plt.rcParams["font.size"], plt.rcParams["figure.dpi"]
     try:
