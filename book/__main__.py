@@ -14,13 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from book import default_repo
 from book.execute import CELL_LIMIT, NOTEBOOKS, ROOT, BookError, execute_all
-
-
-def _repo() -> str:
-    from course_utils.env import REPO_URL
-
-    return REPO_URL.removeprefix("https://github.com/")
 
 
 def _count(notebooks: list[Path]) -> str:
@@ -59,7 +54,7 @@ def build(
     from book.student import write_student_editions
 
     start = time.monotonic()
-    repo = repo or _repo()
+    repo = repo or default_repo()
     notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
     if only:
         notebooks = [nb for nb in notebooks if any(nb.name.startswith(o) for o in only)]
@@ -96,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "_build", help="default: _build")
     parser.add_argument("--only", nargs="+", metavar="NN", help="notebooks whose names start so")
-    parser.add_argument("--repo", help=f"owner/name for the Colab links (default {_repo()})")
+    parser.add_argument("--repo", help=f"owner/name for the Colab links (default {default_repo()})")
     parser.add_argument("--branch", default="main", help="the branch the Colab links open")
     parser.add_argument(
         "--cell-limit",

@@ -38,6 +38,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from book import default_repo
+from book import source as _source
+
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
     "--no-sandbox",
@@ -103,11 +106,6 @@ class Report:
 
 # ---------------------------------------------------------------------------------------------
 # What each page should show, from the executed notebooks
-
-
-def _source(cell: dict) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
 
 
 def _data_text(value) -> str:
@@ -697,9 +695,7 @@ def run(
 
     html, executed = Path(html).resolve(), Path(executed)
     if repo is None:
-        from course_utils.env import REPO_URL
-
-        repo = REPO_URL.removeprefix("https://github.com/")
+        repo = default_repo()
     report = Report()
     for required in ("index.html", "search.html"):
         if not (html / required).is_file():

@@ -37,6 +37,8 @@ from collections.abc import Iterator, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 
+from book import text as _text
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 # In what the run printed: any case (the widgets warn "untrained weights: ...").
@@ -83,11 +85,6 @@ def _strings(value) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)
-
-
-def _text(value) -> str:
-    """A notebook's multi-line string, stored as one string or a list of lines."""
-    return "".join(value) if isinstance(value, list) else str(value)
 
 
 def _output_texts(output: dict) -> Iterator[tuple[str, str]]:

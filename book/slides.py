@@ -38,6 +38,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from book import source as _source
 from course_utils import env
 
 # Markdown images from another host: ![alt](http://...) or ![alt](https://... "title").
@@ -112,11 +113,6 @@ require(
 </script>
 {% endblock footer_js %}
 """
-
-
-def _source(cell: Mapping) -> str:
-    source = cell.get("source", "")
-    return source if isinstance(source, str) else "".join(source)
 
 
 def _without_remote_images(markdown: str) -> str:

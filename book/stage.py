@@ -27,13 +27,13 @@ from __future__ import annotations
 import copy
 import html
 import json
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 from book import contents
+from book import text as _text
+from course_utils import env
 
 BOOK = Path(__file__).resolve().parent
 REPO_ROOT = BOOK.parent
@@ -100,10 +100,6 @@ def _links_html(stem: str, repo: str, branch: str, prefix: str) -> str:
 
 
 # ----------------------------------------------------------------------------- cells
-
-
-def _text(source) -> str:
-    return "".join(source) if isinstance(source, list) else source
 
 
 BADGE_IMAGE = re.compile(
@@ -266,29 +262,18 @@ def _missing_note(state: dict, model_id: str) -> str:
 # ----------------------------------------------------------------------------- files
 
 
-def _write(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder, then os.replace."""
+def _write(path: Path, content: str) -> None:
+    """Write `content` to `path` through a temporary file in its folder (env.atomic_file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with env.atomic_file(path, text=True) as f:
+        f.write(content)
 
 
 def _copy(source: Path, dest: Path) -> None:
+    """Copy `source` to `dest` through a temporary file in its folder (env.atomic_file)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open(source, "rb") as original, env.atomic_file(dest) as f:
+        shutil.copyfileobj(original, f)
 
 
 def _fresh(src: Path) -> None:

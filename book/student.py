@@ -22,12 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from book import source as _source
 from course_utils import env, exercises
-
-
-def _source(cell: Mapping) -> str:
-    source = cell.get("source", "")
-    return source if isinstance(source, str) else "".join(source)
 
 
 def _cleared(cell: Mapping) -> dict:
